@@ -1,0 +1,5 @@
+import sys
+
+from mailspy.cli import main
+
+sys.exit(main())

@@ -1,0 +1,66 @@
+"""The `mailspy` command line: argument parsing and dispatch, nothing more."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from mailspy.commands.check_rules import DEFAULT_RULES_DIR
+
+ORIGINAL_FLAGS = ("-p", "-f", "-h", "-P", "-u")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mailspy",
+        description="Record mail by rules: summary lines, header dumps, pipes, Maildir copies.",
+        epilog="The original usage `mailspy -p SOCKET [-f LOG] [-h LOG] [-P CMD] [-u USER]` "
+        "is the same as `mailspy run ...`.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = commands.add_parser("check-rules", help="check rules files; exit 1 on any error")
+    _rules_arguments(check)
+
+    test = commands.add_parser("test-rules", help="show what the rules would do with a message")
+    _rules_arguments(test, files=False)
+    test.add_argument("--from", dest="sender", metavar="ADDR",
+                      help="envelope sender (default: the From: header)")
+    test.add_argument("--to", dest="recipients", metavar="ADDR", action="append", default=[],
+                      help="envelope recipient, once per recipient (default: To: and Cc:)")
+    test.add_argument("--json", action="store_true", help="print one JSON object")
+    test.add_argument("message", metavar="MESSAGE_FILE")
+    return parser
+
+
+def _rules_arguments(parser: argparse.ArgumentParser, files: bool = True) -> None:
+    parser.add_argument("-d", dest="rules_dir", metavar="RULES_DIR",
+                        help=f"rules directory (default: {DEFAULT_RULES_DIR})")
+    if files:
+        parser.add_argument("files", nargs="*", metavar="FILE",
+                            help="rules files to check instead of (or besides) -d")
+
+
+def normalise_argv(argv: list[str]) -> list[str]:
+    """The original usage (`mailspy -p SOCKET ...`) means `mailspy run`."""
+    if argv and argv[0] in ORIGINAL_FLAGS:
+        return ["run", *argv]
+    return argv
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(normalise_argv(sys.argv[1:] if argv is None else argv))
+    if args.command == "check-rules":
+        from mailspy.commands import check_rules
+
+        return check_rules.main(args.rules_dir, args.files)
+    if args.command == "test-rules":
+        from mailspy.commands import test_rules
+
+        return test_rules.main(args.rules_dir, [], args.message, args.sender,
+                               args.recipients, args.json)
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

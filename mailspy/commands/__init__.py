@@ -1,0 +1,1 @@
+"""One module per `mailspy` subcommand; mailspy/cli.py only parses arguments."""

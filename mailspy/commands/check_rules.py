@@ -1,0 +1,44 @@
+"""`mailspy check-rules`: what a postmaster runs before every reload."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from mailspy.rules.load import LoadResult, load_rules
+
+DEFAULT_RULES_DIR = "/etc/mailspy/rules.d"
+
+
+def load_for_command(directory: str | None, files: list[str]) -> LoadResult | None:
+    """Load the rules, printing every diagnostic; None when the directory is missing."""
+    if directory is None and not files:
+        directory = DEFAULT_RULES_DIR
+    if directory is not None and not Path(directory).is_dir():
+        print(f"mailspy: error: rules directory '{directory}' does not exist; "
+              "give another with -d DIR", file=sys.stderr)
+        return None
+    result = load_rules(directory, files)
+    for diagnostic in result.diagnostics:
+        print(diagnostic, file=sys.stderr)
+    return result
+
+
+def counted(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def main(directory: str | None, files: list[str]) -> int:
+    result = load_for_command(directory, files)
+    if result is None:
+        return 1
+    warnings = len(result.diagnostics) - len(result.errors)
+    if not result.ok:
+        print(f"mailspy: {counted(len(result.errors), 'error')}, "
+              f"{counted(warnings, 'warning')} in {counted(len(result.files), 'file')}",
+              file=sys.stderr)
+        return 1
+    extra = f" ({counted(warnings, 'warning')})" if warnings else ""
+    print(f"{counted(len(result.rules), 'rule')} in {counted(len(result.files), 'file')} "
+          f"are valid{extra}")
+    return 0

@@ -1,0 +1,89 @@
+"""`mailspy test-rules`: a dry run of the rules over one saved message."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from mailspy.commands.check_rules import load_for_command
+from mailspy.evaluate import Verdict, evaluate
+from mailspy.message.model import Envelope, Message
+from mailspy.message.parse import envelope_from_headers, read_message
+
+EXIT_OK, EXIT_BAD_RULES, EXIT_BAD_MESSAGE = 0, 1, 2
+
+
+def main(directory: str | None, files: list[str], message_file: str,
+         sender: str | None, recipients: list[str], as_json: bool) -> int:
+    result = load_for_command(directory, files)
+    if result is None or not result.ok:
+        return EXIT_BAD_RULES
+    try:
+        with open(message_file, "rb") as fp:
+            message = read_message(fp)
+    except OSError as exc:
+        print(f"mailspy: error: cannot read '{message_file}': {exc.strerror or exc}",
+              file=sys.stderr)
+        return EXIT_BAD_MESSAGE
+    message.envelope = _envelope(message, sender, recipients)
+    verdict = evaluate(result.rules, message)
+    print(json.dumps(as_dict(verdict, message)) if as_json else as_text(verdict, message))
+    return EXIT_OK
+
+
+def _envelope(message: Message, sender: str | None, recipients: list[str]) -> Envelope:
+    """The envelope from --from/--to, filling what is missing from the headers."""
+    from_headers = envelope_from_headers(message)
+    if sender is None:
+        print("mailspy: note: no --from given; the sender is taken from the From: header",
+              file=sys.stderr)
+        mail_from = from_headers.mail_from
+    else:
+        mail_from = f"<{sender}>"
+    if not recipients:
+        print("mailspy: note: no --to given; the recipients are taken from the To: and Cc: "
+              "headers", file=sys.stderr)
+        rcpt_to = from_headers.rcpt_to
+    else:
+        rcpt_to = [f"<{r}>" for r in recipients]
+    return Envelope(mail_from=mail_from, rcpt_to=rcpt_to)
+
+
+def as_dict(verdict: Verdict, message: Message) -> dict:
+    actions = []
+    for action in verdict.actions:
+        entry = {"action": action.name, "target": action.target}
+        entry.update(dict(action.options))
+        actions.append(entry)
+    return {
+        "rules": [r.name for r in verdict.rules],
+        "actions": actions,
+        "stopped_by": verdict.stopped_by.name if verdict.stopped_by else None,
+        "message": {
+            "sender": message.envelope.sender,
+            "recipients": message.envelope.recipients,
+            "subject": message.subject,
+            "attachments": [a.name for a in message.attachments],
+        },
+    }
+
+
+def as_text(verdict: Verdict, message: Message) -> str:
+    env = message.envelope
+    lines = [
+        f"sender:      {env.sender or '<> (a bounce)'}",
+        f"recipients:  {', '.join(env.recipients) or '(none)'}",
+        f"subject:     {message.subject}",
+        f"attachments: {', '.join(a.name for a in message.attachments) or '(none)'}",
+        "",
+        f"rules matched: {len(verdict.rules)}",
+    ]
+    width = max((len(r.name) for r in verdict.rules), default=0)
+    lines += [f"  {r.name:<{width}}  {r.position}" for r in verdict.rules]
+    lines.append(f"actions that would run: {len(verdict.actions)}")
+    width = max((len(a.name) for a in verdict.actions), default=0)
+    lines += [f"  {a.name:<{width}}  {a.target}" for a in verdict.actions]
+    stopped = verdict.stopped_by
+    lines.append(f"stopped by: {stopped.name} ({stopped.position})" if stopped
+                 else "stopped by: none (every rule was evaluated)")
+    return "\n".join(lines)

@@ -1,0 +1,72 @@
+"""Checks that need the whole rule set or the machine, not one rule alone.
+
+Duplicate names span files; a rule can be unreachable because of a `stop`
+in an earlier file; a pipe command's program must exist where the daemon
+runs. Each finding points at the rule or action concerned.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+from collections.abc import Iterable
+
+from mailspy.diagnostics import Diagnostic, error, warning
+from mailspy.rules.ast import Rule
+
+
+def check_rules(rules: Iterable[Rule]) -> list[Diagnostic]:
+    rules = list(rules)
+    return [*_duplicates(rules), *_unreachable(rules), *_pipe_programs(rules)]
+
+
+def _duplicates(rules: list[Rule]) -> list[Diagnostic]:
+    seen: dict[str, Rule] = {}
+    found = []
+    for rule in rules:
+        first = seen.setdefault(rule.name, rule)
+        if first is not rule:
+            found.append(error(rule.position, f"duplicate rule name '{rule.name}'; "
+                               f"first defined at {first.position}"))
+    return found
+
+
+def _unreachable(rules: list[Rule]) -> list[Diagnostic]:
+    stopper = next((r for r in rules if r.stops and r.unconditional), None)
+    if stopper is None:
+        return []
+    later = rules[rules.index(stopper) + 1:]
+    return [warning(r.position, f"rule '{r.name}' can never run: rule '{stopper.name}' "
+                    f"at {stopper.position} stops every message") for r in later]
+
+
+def _pipe_programs(rules: list[Rule]) -> list[Diagnostic]:
+    found = []
+    for rule in rules:
+        for action in rule.actions:
+            if action.name == "pipe-to-command" and action.target:
+                problem = program_problem(action.target)
+                if problem:
+                    found.append(warning(action.position, problem))
+    return found
+
+
+def program_problem(command: str) -> str | None:
+    """Why the command's program cannot run here, or None when it can."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return None  # reported as an error by the transformer
+    if not words:
+        return None
+    program = words[0]
+    if "/" not in program:
+        if shutil.which(program) is None:
+            return f"program '{program}' is not on PATH; give its absolute path"
+        return None
+    if not os.path.exists(program):
+        return f"program '{program}' does not exist"
+    if os.path.isdir(program) or not os.access(program, os.X_OK):
+        return f"program '{program}' is not executable"
+    return None

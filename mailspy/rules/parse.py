@@ -1,0 +1,238 @@
+"""Text of a rules file -> parse trees, and syntax errors a postmaster can act on.
+
+The LALR parser is built once from grammar/mailspy.lark. A syntax error is
+turned into `FILE:LINE:COL: error: ...` saying what was expected (lark's
+`match_examples` recognises the usual mistakes). After an error the parser
+resumes at the next line that starts a rule, so one run reports every
+broken rule in a file, not only the first.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from lark import Lark, Tree
+from lark.exceptions import (
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+)
+
+from mailspy.diagnostics import Diagnostic, Position, error
+
+
+def grammar_text() -> str:
+    """The grammar as shipped in the wheel, or from the source tree."""
+    packaged = resources.files("mailspy") / "grammar" / "mailspy.lark"
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    source = Path(__file__).resolve().parents[2] / "grammar" / "mailspy.lark"
+    return source.read_text(encoding="utf-8")
+
+
+@cache
+def parser() -> Lark:
+    # The basic lexer makes every keyword a keyword everywhere: with lark's
+    # contextual lexer `rule` or `when` in an action's place would lex as a name.
+    return Lark(grammar_text(), parser="lalr", lexer="basic", propagate_positions=True)
+
+
+# Typical mistakes, recognised by the parser state they leave behind.
+_EXAMPLES: dict[str, list[str]] = {
+    "a rule starts with: rule \"NAME\" {": [
+        "log-summary",
+        '"x"',
+        "}",
+        'rule "a" { log-summary } }',
+    ],
+    'rule names are written in double quotes: rule "NAME" {': [
+        "rule finance {",
+        "rule {",
+    ],
+    "missing '{' after the rule name": ['rule "a" log-summary }', 'rule "a" when'],
+    "'when' comes first in a rule, before the actions": [
+        'rule "a" { log-summary when sender is "x" }',
+        'rule "a" { log-summary "/x" when sender is "x" }',
+    ],
+    "a rule has one 'when'; combine tests with 'and' and 'or'": [
+        'rule "a" { when sender is "x" when subject is "y" }',
+    ],
+    "expected a test after the field: is, contains, matches, in, or a comparison": [
+        'rule "a" { when sender log-summary }',
+        'rule "a" { when sender equals "x" }',
+        'rule "a" { when sender }',
+        'rule "a" { when header "X" log-summary }',
+        'rule "a" { when sender ( }',
+    ],
+    "expected a quoted string after 'is' or 'contains'": [
+        'rule "a" { when sender is x }',
+        'rule "a" { when sender contains x }',
+        'rule "a" { when sender is /x/ }',
+        'rule "a" { when sender contains [ }',
+        'rule "a" { when sender is }',
+    ],
+    'expected a quoted "glob" or a /regex/ after \'matches\'': [
+        'rule "a" { when sender matches x }',
+        'rule "a" { when sender matches [ }',
+        'rule "a" { when sender matches }',
+    ],
+    'expected a list after \'in\': ["a", "b"], or file "/path"': [
+        'rule "a" { when sender in "x" }',
+        'rule "a" { when sender in x }',
+        'rule "a" { when sender in }',
+    ],
+    'a list holds quoted strings separated by commas: ["a", "b"]': [
+        'rule "a" { when sender in [x] }',
+        'rule "a" { when sender in [] }',
+        'rule "a" { when sender in ["a" "b"] }',
+        'rule "a" { when sender in ["a", x] }',
+        'rule "a" { when sender in ["a"',
+    ],
+    "expected a field name (sender, recipient, subject, attachment, ...)": [
+        'rule "a" { when "x" }',
+        'rule "a" { when and }',
+        'rule "a" { when }',
+        'rule "a" { when sender is "x" and }',
+        'rule "a" { when sender is "x" or "y" }',
+        'rule "a" { when not }',
+        'rule "a" { when ( }',
+    ],
+    "missing ')'": ['rule "a" { when (sender is "x" log-summary }'],
+    "missing '}' at the end of the rule": [
+        'rule "a" { log-summary',
+        'rule "a" { log-summary rule',
+        'rule "a" { when sender is "x"',
+    ],
+}
+
+_CHARACTER_HINTS = {
+    '"': "unterminated string: a quoted string ends with '\"' on the same line",
+    "'": "strings are written in double quotes, not single quotes",
+    "/": "unterminated regular expression: write /regex/ on one line",
+    "&": "combine tests with 'and'",
+    "|": "combine tests with 'or'",
+    "!": "negate a test with 'not'",
+    "=": "compare text with 'is'",
+}
+
+_TERMINAL_NAMES = {
+    "STRING": "a quoted string",
+    "REGEX": "a /regex/",
+    "NAME": "a name",
+    "COMPARISON": "a comparison",
+    "QUANTITY": "a number",
+    "$END": "end of file",
+}
+
+_RULE_HEAD = re.compile(r"^[ \t]*(rule)\b", re.MULTILINE)
+
+
+def parse_text(text: str, file: str) -> tuple[list[Tree], list[Diagnostic]]:
+    """Parse a whole file, recovering at rule boundaries after each syntax error."""
+    trees: list[Tree] = []
+    diagnostics: list[Diagnostic] = []
+    start = 0
+    while start is not None:
+        try:
+            trees.append(parser().parse(_from(text, start)))
+            break
+        except UnexpectedInput as exc:
+            diagnostics.append(_syntax_error(exc, text, file))
+            where = _offset(exc, text)
+            heads = [m.start(1) for m in _RULE_HEAD.finditer(text, start)]
+            earlier = [h for h in heads if start < h < where]
+            if earlier:
+                trees.extend(_quietly(text, start, earlier[-1]))
+            if where in heads and where > start:
+                start = where  # a rule began before the previous one was closed
+            else:
+                start = next((h for h in heads if h > where), None)
+    return trees, diagnostics
+
+
+def _from(text: str, start: int, end: int | None = None) -> str:
+    """The text from `start` to `end`, blanked before so positions stay true."""
+    prefix = re.sub(r"[^\n]", " ", text[:start])
+    return prefix + text[start:end]
+
+
+def _quietly(text: str, start: int, end: int) -> list[Tree]:
+    """The complete rules before a broken one; nothing if the cut went wrong."""
+    try:
+        return [parser().parse(_from(text, start, end))]
+    except UnexpectedInput:
+        return []
+
+
+def _offset(exc: UnexpectedInput, text: str) -> int:
+    if isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
+        return exc.token.start_pos or 0
+    if isinstance(exc, UnexpectedCharacters):
+        return exc.pos_in_stream
+    return len(text)
+
+
+def _end_position(text: str, file: str) -> Position:
+    lines = text.split("\n")
+    return Position(file, len(lines), len(lines[-1]) + 1)
+
+
+def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
+    if isinstance(exc, UnexpectedCharacters):
+        char = text[exc.pos_in_stream]
+        hint = _CHARACTER_HINTS.get(char) or f"unexpected character {char!r}"
+        return error(Position(file, exc.line, exc.column), hint)
+    at_end = isinstance(exc, UnexpectedEOF) or exc.token.type == "$END"
+    where = _end_position(text, file) if at_end else Position(file, exc.line, exc.column)
+    found = "end of file" if at_end else _describe_token(exc.token)
+    labels = _example_labels()
+    label = labels.get((exc.state.position, exc.token.type)) or labels.get(exc.state.position)
+    label = label or "expected " + _describe_expected(exc)
+    return error(where, f"{label}; found {found}")
+
+
+@cache
+def _example_labels() -> dict[object, str]:
+    """Parser state (and token) -> what the user most likely got wrong there.
+
+    Like lark's `match_examples`, but keyed on the LALR state rather than
+    the whole stack, so a mistake is recognised however many rules come
+    before it in the file; the token type refines it where one state can
+    go wrong in several ways.
+    """
+    labels: dict[object, str] = {}
+    for label, examples in _EXAMPLES.items():
+        for example in examples:
+            try:
+                parser().parse(example)
+            except UnexpectedToken as exc:
+                labels.setdefault((exc.state.position, exc.token.type), label)
+                labels.setdefault(exc.state.position, label)
+            except UnexpectedInput:
+                pass
+    return labels
+
+
+def _describe_token(token) -> str:
+    if token.type in ("STRING", "REGEX", "QUANTITY"):
+        return f"{_TERMINAL_NAMES[token.type]} {token.value}"
+    return f"'{token.value}'"
+
+
+def _describe_expected(exc: UnexpectedInput) -> str:
+    names = getattr(exc, "accepts", None) or getattr(exc, "expected", None) or set()
+    terminals = {t.name: t for t in parser().terminals}
+    words = []
+    for name in sorted(names):
+        if name in _TERMINAL_NAMES:
+            words.append(_TERMINAL_NAMES[name])
+        elif name in terminals and terminals[name].pattern.type == "str":
+            words.append(f"'{terminals[name].pattern.value}'")
+    words = sorted(set(words))
+    if len(words) == 1:
+        return words[0]
+    return "one of: " + ", ".join(words) if words else "something else"

@@ -1,0 +1,200 @@
+"""Parse tree -> Rule objects: the one place where the language gets its meaning.
+
+The grammar accepts any name as a field or an action; here each name is
+checked against the vocabulary, strings are unescaped, regexes are tried,
+paths must be absolute, and every problem becomes a diagnostic that points
+at the exact spot. The transformer never stops at the first problem: it
+keeps going so that one `check-rules` run shows them all.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from lark import Token, Transformer, v_args
+
+from mailspy.diagnostics import Diagnostic, Position, error, suggest
+from mailspy.rules.ast import Action, All, Any, Condition, Field, Not, Regex, Rule, Test
+from mailspy.rules.vocabulary import ACTIONS, FIELDS
+
+REGEX_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}
+_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2,
+          "g": 1024**3, "gb": 1024**3}
+
+
+def unquote(token: Token) -> str:
+    r"""`"a \"b\" c:\\x"` -> `a "b" c:\x`; any other backslash stays as written."""
+    return re.sub(r"\\([\"\\])", r"\1", token.value[1:-1])
+
+
+class RulesTransformer(Transformer):
+    """Builds `Rule`s from one file's tree, collecting diagnostics as it goes."""
+
+    def __init__(self, file: str) -> None:
+        super().__init__()
+        self.file = file
+        self.diagnostics: list[Diagnostic] = []
+
+    def _at(self, token: Token, offset: int = 0) -> Position:
+        return Position(self.file, token.line or 1, (token.column or 1) + offset)
+
+    def _error(self, where: Position, message: str) -> None:
+        self.diagnostics.append(error(where, message))
+
+    def start(self, rules: list[Rule]) -> list[Rule]:
+        return rules
+
+    @v_args(meta=True)
+    def rule(self, meta, children) -> Rule:
+        name_token, *body = children
+        condition = body.pop(0) if body and not isinstance(body[0], Action) else None
+        position = Position(self.file, meta.line, meta.column)
+        name = unquote(name_token)
+        if not name.strip():
+            self._error(self._at(name_token), "a rule needs a name: rule \"NAME\" {")
+        if not body:
+            self._error(position, f"rule '{name}' has no action; add one, e.g. log-summary")
+        actions = tuple(a for a in body if a.name != "stop")
+        stops = any(a.name == "stop" for a in body)
+        return Rule(name, position, condition, actions, stops)
+
+    @v_args(inline=True)
+    def condition(self, expr: Condition) -> Condition:
+        return expr
+
+    def or_expr(self, operands: list[Condition]) -> Any:
+        return Any(tuple(operands))
+
+    def and_expr(self, operands: list[Condition]) -> All:
+        return All(tuple(operands))
+
+    @v_args(inline=True)
+    def negation(self, operand: Condition) -> Not:
+        return Not(operand)
+
+    # -- fields and tests -------------------------------------------------
+
+    def field(self, children: list[Token]) -> Field:
+        name_token, *rest = children
+        name = name_token.value
+        argument = unquote(rest[0]) if rest else None
+        spec = FIELDS.get(name)
+        where = self._at(name_token)
+        if spec is None:
+            self._error(where, suggest(name, FIELDS, "field"))
+        elif spec.argument and argument is None:
+            self._error(where, f'field \'{name}\' needs {spec.argument}: {name} "..."')
+        elif argument is not None and not spec.argument:
+            self._error(self._at(rest[0]), f"field '{name}' takes no argument")
+        return Field(name, argument, where)
+
+    def _text_test(self, field: Field, op: str, value, token: Token) -> Test:
+        spec = FIELDS.get(field.name)
+        if spec is not None and spec.kind == "size":
+            self._error(self._at(token),
+                        f"'{field.name}' is a number; compare it with >, <, >=, <=")
+        return Test(field, op, value, self._at(token))
+
+    @v_args(inline=True)
+    def is_test(self, field: Field, text: Token) -> Test:
+        return self._text_test(field, "is", unquote(text), text)
+
+    @v_args(inline=True)
+    def contains_test(self, field: Field, text: Token) -> Test:
+        return self._text_test(field, "contains", unquote(text), text)
+
+    @v_args(inline=True)
+    def glob_test(self, field: Field, glob: Token) -> Test:
+        return self._text_test(field, "glob", unquote(glob), glob)
+
+    @v_args(inline=True)
+    def regex_test(self, field: Field, token: Token) -> Test:
+        body, _, flags = token.value[1:].rpartition("/")
+        self._check_regex(token, body, flags)
+        return self._text_test(field, "regex", Regex(body, flags), token)
+
+    def _check_regex(self, token: Token, body: str, flags: str) -> None:
+        for i, letter in enumerate(flags):
+            if letter not in REGEX_FLAGS:
+                where = self._at(token, len(body) + 2 + i)
+                self._error(where, f"unknown regex flag '{letter}'; flags are i, m, s")
+        try:
+            re.compile(body)
+        except re.error as exc:
+            where = self._at(token, 1 + (exc.pos or 0))
+            self._error(where, f"invalid regular expression: {exc.msg}")
+
+    def in_test(self, children: list) -> Test:
+        field, *texts = children
+        return self._text_test(field, "in", tuple(unquote(t) for t in texts), texts[0])
+
+    @v_args(inline=True)
+    def in_file_test(self, field: Field, path: Token) -> Test:
+        value = unquote(path)
+        if not value.startswith("/"):
+            self._error(self._at(path),
+                        f"relative path '{value}': list files need an absolute path")
+        return self._text_test(field, "in-file", value, path)
+
+    @v_args(inline=True)
+    def compare_test(self, field: Field, comparison: Token, quantity: Token) -> Test:
+        spec = FIELDS.get(field.name)
+        if spec is not None and spec.kind != "size":
+            self._error(self._at(comparison), f"'{field.name}' is text; compare it with is, "
+                        "contains, matches or in")
+        return Test(field, comparison.value, self._quantity(quantity), self._at(quantity))
+
+    def _quantity(self, token: Token) -> float:
+        number, unit = re.fullmatch(r"([0-9.]+)([A-Za-z]*)", token.value).groups()
+        factor = _UNITS.get(unit.lower())
+        if factor is None:
+            where = self._at(token, len(number))
+            self._error(where, f"unknown size unit '{unit}'; use K, M or G (powers of 1024)")
+            factor = 1
+        return float(number) * factor
+
+    # -- actions -----------------------------------------------------------
+
+    def action(self, children: list) -> Action:
+        name_token, *rest = children
+        target = next((unquote(c.children[0]) for c in rest if c.data == "action_target"), None)
+        target_token = next((c.children[0] for c in rest if c.data == "action_target"), None)
+        options = tuple(("format", c.children[0].value) for c in rest if c.data == "action_option")
+        action = Action(name_token.value, target, self._at(name_token), options)
+        self._check_action(action, target_token)
+        return action
+
+    def _check_action(self, action: Action, target_token: Token | None) -> None:
+        spec = ACTIONS.get(action.name)
+        if spec is None:
+            self._error(action.position, suggest(action.name, ACTIONS, "action"))
+            return
+        if spec.target is None and target_token is not None:
+            self._error(self._at(target_token), f"'{action.name}' takes no argument")
+        elif spec.target_required and target_token is None:
+            example = '"/usr/bin/procmail -m /etc/mailspy/procmailrc"' if spec.target == "command" \
+                else '"/srv/archive"'
+            self._error(action.position, f"'{action.name}' needs a {spec.target}: "
+                        f"{action.name} {example}")
+        elif target_token is not None:
+            self._check_target(spec.target, action.target or "", target_token)
+        for option, value in action.options:
+            if option not in spec.options:
+                self._error(action.position, f"'{action.name}' takes no '{option}' option")
+            elif value not in ("text", "json"):
+                self._error(action.position, f"unknown format '{value}'; formats are text, json")
+
+    def _check_target(self, kind: str | None, target: str, token: Token) -> None:
+        where = self._at(token)
+        if kind == "path" and not target.startswith("/"):
+            self._error(where, f"relative path '{target}': paths must be absolute, "
+                        "starting with '/'")
+        elif kind == "command":
+            try:
+                words = shlex.split(target)
+            except ValueError as exc:
+                self._error(where, f"cannot split the command into words: {exc}")
+                return
+            if not words:
+                self._error(where, "the command is empty")
