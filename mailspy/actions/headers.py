@@ -1,0 +1,55 @@
+"""log-headers: the whole header block, in the original's mbox-like form.
+
+    From SENDER Thu Nov 26 12:00:00 2026
+    X-Timestamp: EPOCH
+    Name: value
+    ...
+    <blank line>
+
+The log is bytes-faithful: header values are written with the bytes the
+MTA sent (8-bit bytes restored from surrogateescape, folds kept as LF plus
+whitespace), because this log is for postmasters who need to see what
+arrived. Only what could forge structure is changed (see
+`clean.header_bytes`): a value can never start a new header, a blank line
+or a new `From ` line. NUL bytes, which many tools stop reading at, are
+written as `\\x00`; backslashes are NOT escaped here.
+
+The `From ` line names the bare envelope sender, or `MAILER-DAEMON` for a
+bounce (`<>`), as sendmail and procmail write mbox separators, so mbox
+tools (formail, mailbox.mbox, mutt) can split the log into messages.
+"""
+
+from __future__ import annotations
+
+import time
+
+from mailspy.actions.clean import clean, header_bytes, header_name_bytes
+from mailspy.actions.logfile import LogFile
+from mailspy.message.model import Message
+
+__all__ = ["format_header_block", "from_line", "log_headers"]
+
+BOUNCE_SENDER = "MAILER-DAEMON"
+
+
+def from_line(message: Message) -> bytes:
+    """The mbox separator: `From SENDER asctime-date-in-UTC` plus LF."""
+    sender = clean(message.envelope.sender) or BOUNCE_SENDER
+    date = time.asctime(time.gmtime(message.received_at))
+    return f"From {sender} {date}\n".encode()
+
+
+def format_header_block(message: Message) -> bytes:
+    """The header log record for a message, ending in a blank line."""
+    out = bytearray(from_line(message))
+    out += b"X-Timestamp: %d\n" % int(message.received_at)
+    for name, value in message.headers:
+        out += header_name_bytes(name) + b": "
+        out += header_bytes(value).replace(b"\x00", b"\\x00") + b"\n"
+    out += b"\n"
+    return bytes(out)
+
+
+def log_headers(logfile: LogFile, message: Message) -> None:
+    """Append the message's header block to the log (one write)."""
+    logfile.write(format_header_block(message))

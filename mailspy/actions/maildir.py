@@ -1,0 +1,172 @@
+"""archive-to-maildir: deliver a copy of a message into a Maildir.
+
+Delivery follows the Maildir rules (cr.yp.to/proto/maildir.html): write the
+file in tmp/ under a unique name, fsync it, rename it into new/, fsync new/.
+A reader never sees a partial file and, once `deliver` returns, the copy
+survives a crash. The copy starts with `Return-Path: <SENDER>` and one
+`X-Mailspy-Envelope-To: <RCPT>` per recipient, so Bcc recipients are kept.
+
+The Maildir and its tmp/, new/, cur/ are created (mode 0700) when missing,
+but not the directories above it: a missing parent is more likely a typo or
+an unmounted disk than a wish for a new tree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import itertools
+import os
+import socket
+import string
+import time
+from pathlib import Path
+
+from mailspy.actions.copy import write_copy
+from mailspy.message.model import Message
+
+__all__ = ["deliver", "envelope_prefix", "find_keyed", "key_tag", "unique_name"]
+
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_deliveries = itertools.count(1)  # next() on a count is atomic under the GIL
+_KEY_SAFE = frozenset(string.ascii_letters + string.digits + ".-")
+_KEY_MAX = 64
+
+
+def deliver(maildir: str | os.PathLike[str], message: Message, *, key: str | None = None) -> Path:
+    """Deliver the message into new/ of the Maildir and return its path.
+
+    With `key`, delivery is idempotent: the key is part of the file name,
+    and when a file carrying it is already in new/ or cur/, nothing is
+    written and that file's path is returned (redelivery after a crash).
+    Finding it lists new/ and cur/, so it costs time in proportion to the
+    Maildir's size. Two deliveries with the same key at the same moment
+    are not guarded against; the caller delivers a key from one thread.
+
+    Errors (no permission, disk full) raise OSError; no tmp file is left.
+    """
+    root = Path(maildir)
+    ensure_maildir(root)
+    tag = None if key is None else key_tag(key)
+    if tag is not None and (existing := find_keyed(root, tag)) is not None:
+        return existing
+    tmp_path = _write_tmp(root / "tmp", message, tag)
+    final = root / "new" / tmp_path.name
+    try:
+        os.rename(tmp_path, final)
+    except OSError:
+        _unlink_quietly(tmp_path)
+        raise
+    _fsync_dir(final.parent)
+    return final
+
+
+def ensure_maildir(root: Path) -> None:
+    """Create the Maildir and tmp/, new/, cur/ (0700) where missing, durably."""
+    if _mkdir(root):
+        _fsync_dir(root.parent)
+    created = [_mkdir(root / sub) for sub in ("tmp", "new", "cur")]
+    if any(created):
+        _fsync_dir(root)
+
+
+def _mkdir(path: Path) -> bool:
+    """mkdir; True when we created it, False when it was there already."""
+    try:
+        os.mkdir(path, DIR_MODE)
+    except FileExistsError:
+        return False
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(
+            errno.ENOENT, f"parent directory of Maildir {path} does not exist", str(path)
+        ) from exc
+    return True
+
+
+def envelope_prefix(message: Message) -> list[tuple[str, str]]:
+    """Return-Path and one X-Mailspy-Envelope-To per envelope recipient."""
+    envelope = message.envelope
+    prefix = [("Return-Path", f"<{envelope.sender}>")]
+    prefix += [("X-Mailspy-Envelope-To", f"<{rcpt}>") for rcpt in envelope.recipients]
+    return prefix
+
+
+def _write_tmp(tmp_dir: Path, message: Message, tag: str | None) -> Path:
+    """Write the copy to a new file in tmp/ and fsync it; remove it on error."""
+    for _attempt in range(5):
+        path = tmp_dir / unique_name(tag)
+        try:
+            fd = os.open(path, _CREATE, FILE_MODE)
+        except FileExistsError:
+            continue
+        try:
+            with open(fd, "wb") as out:
+                write_copy(message, out, prefix=envelope_prefix(message))
+                out.flush()
+                os.fsync(out.fileno())
+        except BaseException:
+            _unlink_quietly(path)
+            raise
+        return path
+    raise FileExistsError(errno.EEXIST, "no unique file name in Maildir tmp/", str(tmp_dir))
+
+
+def unique_name(tag: str | None = None) -> str:
+    """`SECS.MusecPpidQnRrand.HOST[,K=tag]`, the Maildir spec's modern form.
+
+    In the host name `/`, `:` and `,` are written `\\057`, `\\072`,
+    `\\054`, so the name stays one path component, the `:2,` info suffix
+    stays unambiguous, and `,K=` fields can be found again.
+    """
+    now = time.time()
+    seconds, micros = int(now), int((now % 1) * 1_000_000)
+    unique = f"M{micros}P{os.getpid()}Q{next(_deliveries)}R{os.urandom(6).hex()}"
+    name = f"{seconds}.{unique}.{_host()}"
+    return name if tag is None else f"{name},K={tag}"
+
+
+def _host() -> str:
+    host = socket.gethostname() or "localhost"
+    return host.replace("/", r"\057").replace(":", r"\072").replace(",", r"\054")
+
+
+def key_tag(key: str) -> str:
+    """The key as a file name part from [A-Za-z0-9._-], without collisions.
+
+    Letters, digits, `.` and `-` stay; every other byte (including `_`)
+    becomes `_XX` in hex, so distinct keys give distinct tags. A tag longer
+    than 64 characters is replaced by `_h` and a SHA-256 prefix.
+    """
+    raw = key.encode("utf-8", "surrogateescape")
+    tag = "".join(chr(b) if chr(b) in _KEY_SAFE else f"_{b:02X}" for b in raw)
+    if len(tag) > _KEY_MAX:
+        tag = "_h" + hashlib.sha256(raw).hexdigest()[:40]
+    return tag
+
+
+def find_keyed(root: Path, tag: str) -> Path | None:
+    """The file in new/ or cur/ delivered with this key tag, if any."""
+    field = f"K={tag}"
+    for sub in ("new", "cur"):
+        with os.scandir(root / sub) as entries:
+            for entry in entries:
+                base = entry.name.split(":", 1)[0]
+                if field in base.split(",")[1:]:
+                    return Path(entry.path)
+    return None
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _unlink_quietly(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)

@@ -1,0 +1,37 @@
+"""log-summary: the original mailspy's one-line, tab-separated record.
+
+The layout is the original's, so its log tools keep working; only the
+value cutting (79 characters, 1024 bytes of recipients) is gone.
+"""
+
+from __future__ import annotations
+
+import time
+
+from mailspy.actions.clean import clean
+from mailspy.actions.logfile import LogFile
+from mailspy.message.model import Message
+
+__all__ = ["format_summary", "log_summary"]
+
+
+def format_summary(message: Message) -> str:
+    """The summary line for a message, newline included.
+
+    `YY-MM-DD HH:MM<TAB>time=EPOCH<TAB>from=<S><TAB>to=<R>...<TAB>size=N
+    <TAB>subject=TEXT<TAB>file=NAME...`: date in UTC, envelope addresses as
+    the MTA sent them (angle brackets kept, a bounce is `<>`), one `to=` per
+    recipient, one `file=` per attachment, every value through `clean()`.
+    """
+    stamp = time.strftime("%y-%m-%d %H:%M", time.gmtime(message.received_at))
+    envelope = message.envelope
+    fields = [stamp, f"time={int(message.received_at)}", f"from={clean(envelope.mail_from)}"]
+    fields += [f"to={clean(rcpt)}" for rcpt in envelope.rcpt_to]
+    fields += [f"size={message.body_size}", f"subject={clean(message.subject)}"]
+    fields += [f"file={clean(a.name)}" for a in message.attachments]
+    return "\t".join(fields) + "\n"
+
+
+def log_summary(logfile: LogFile, message: Message) -> None:
+    """Append the message's summary line to the log (one write)."""
+    logfile.write(format_summary(message))
