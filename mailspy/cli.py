@@ -19,6 +19,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    from mailspy.commands import run
+
+    run.add_arguments(commands.add_parser("run", help="run the milter daemon", add_help=False))
+
     check = commands.add_parser("check-rules", help="check rules files; exit 1 on any error")
     _rules_arguments(check)
 
@@ -59,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return test_rules.main(args.rules_dir, [], args.message, args.sender,
                                args.recipients, args.json)
+    if args.command == "run":
+        from mailspy.commands import run
+
+        return run.main(args)
     raise AssertionError(args.command)
 
 

@@ -42,6 +42,7 @@ class Defaults:
 
     summary_log: str = "/var/log/mailspy"
     header_log: str = "/var/log/mailspy-headers"
+    root: str = ""  # `mailspy run --root DIR`: every path target is written under DIR
 
 
 DEFAULTS = Defaults()
@@ -92,12 +93,17 @@ def compile_rules(
     return RuleSet(compiled, tuple(files)), compiler.diagnostics
 
 
+PATH_ACTIONS = ("log-summary", "log-headers", "archive-to-maildir")
+
+
 def plan_action(action: Action, defaults: Defaults) -> PlannedAction:
     target = action.target
     if target is None:
         target = {"log-summary": defaults.summary_log, "log-headers": defaults.header_log}.get(
             action.name, ""
         )
+    if defaults.root and action.name in PATH_ACTIONS:
+        target = defaults.root.rstrip("/") + target
     return PlannedAction(action.name, target, action.options)
 
 

@@ -1,0 +1,64 @@
+"""`mailspy run` (and the original `mailspy -p SOCKET ...`): options -> daemon."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from mailspy.commands.check_rules import DEFAULT_RULES_DIR
+from mailspy.daemon.running_rules import RulesConfig
+from mailspy.daemon.socketspec import SocketSpecError, parse_socket
+from mailspy.dispatch import CopySettings
+from mailspy.rules.compile import Defaults
+
+DEFAULT_SOCKET = "unix:/var/run/mailspy/milter"
+DEFAULT_SUMMARY_LOG = "/var/log/mailspy"
+DEFAULT_HEADER_LOG = "/var/log/mailspy-headers"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The original's one-letter flags (so -h is not help here: use --help)."""
+    parser.add_argument("--help", action="help", help="show this help and exit")
+    parser.add_argument("-p", dest="socket", default=DEFAULT_SOCKET, metavar="SOCKET",
+                        help="unix:/path, /path, inet:PORT@HOST or inet6:PORT@HOST "
+                        f"(default: {DEFAULT_SOCKET})")
+    parser.add_argument("-d", dest="rules_dir", default=DEFAULT_RULES_DIR, metavar="RULES_DIR",
+                        help=f"rules directory (default: {DEFAULT_RULES_DIR})")
+    parser.add_argument("-f", dest="summary_log", default=DEFAULT_SUMMARY_LOG,
+                        metavar="SUMMARY_LOG",
+                        help=f"where log-summary writes by default ({DEFAULT_SUMMARY_LOG})")
+    parser.add_argument("-h", dest="header_log", metavar="HEADER_LOG",
+                        help=f"where log-headers writes by default ({DEFAULT_HEADER_LOG}); "
+                        "with no rules files, log every header block there")
+    parser.add_argument("-P", dest="pipe_command", metavar="COMMAND",
+                        help="pipe every message to COMMAND (a rule placed first)")
+    parser.add_argument("-u", dest="user", metavar="USER",
+                        help="run as USER once the socket and the logs are open")
+    parser.add_argument("--pipe-timeout", type=float, default=30.0, metavar="SECONDS",
+                        help="kill a pipe command after this long (default: 30)")
+    parser.add_argument("--workers", type=int, default=4, metavar="N",
+                        help="pipe and Maildir copies made at once (default: 4)")
+    parser.add_argument("--syslog", action="store_true",
+                        help="send mailspy's own messages to syslog (mail facility)")
+    parser.add_argument("--root", default="", metavar="DIR",
+                        help="write every log and Maildir under DIR (for trying rules "
+                        "without touching the real paths)")
+
+
+def main(args: argparse.Namespace) -> int:
+    from mailspy.daemon.service import Options, run
+
+    try:
+        socket = parse_socket(args.socket)
+    except SocketSpecError as exc:
+        print(f"mailspy: error: -p {exc}", file=sys.stderr)
+        return 1
+    defaults = Defaults(
+        summary_log=args.summary_log,
+        header_log=args.header_log or DEFAULT_HEADER_LOG,
+        root=args.root,
+    )
+    rules = RulesConfig(args.rules_dir, defaults, header_log_given=args.header_log is not None,
+                        pipe_command=args.pipe_command)
+    copies = CopySettings(pipe_timeout=args.pipe_timeout, workers=args.workers)
+    return run(Options(socket, rules, user=args.user, copies=copies, syslog=args.syslog))

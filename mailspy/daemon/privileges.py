@@ -1,0 +1,50 @@
+"""Dropping root after the socket and the logs are open (`-u USER`)."""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+from dataclasses import dataclass
+
+
+class UnknownUserError(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    uid: int
+    gid: int
+
+
+def lookup(user: str) -> Account:
+    try:
+        entry = pwd.getpwuid(int(user)) if user.isdigit() else pwd.getpwnam(user)
+    except KeyError:
+        raise UnknownUserError(f"no such user '{user}'; create it (useradd --system "
+                               f"--no-create-home {user}) or give another with -u") from None
+    return Account(entry.pw_name, entry.pw_uid, entry.pw_gid)
+
+
+def group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+def drop_to(account: Account) -> None:
+    """Become the account for good: groups, then gid, then uid."""
+    if os.geteuid() == account.uid:
+        return
+    os.setgroups(os.getgrouplist(account.name, account.gid))
+    os.setgid(account.gid)
+    os.setuid(account.uid)
+    if account.uid != 0:
+        try:
+            os.setuid(0)
+        except PermissionError:
+            return
+        raise RuntimeError("could still regain root after dropping privileges")

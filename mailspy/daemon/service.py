@@ -1,0 +1,245 @@
+"""`mailspy run`: start-up in a safe order, serve, reload, stop.
+
+Order matters: rules are checked first (broken rules stop the start with
+exit 1), signals are blocked before any thread exists, the socket and the
+logs are opened while still root, then privileges are dropped, and only
+then does libmilter start accepting connections.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import logging.handlers
+import os
+import signal
+import socket
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mailspy.actions.logfile import LogFiles
+from mailspy.daemon import privileges, signals
+from mailspy.daemon.running_rules import RulesConfig, load_running_rules
+from mailspy.daemon.socketspec import SocketSpec
+from mailspy.dispatch import LOG_ACTIONS, CopySettings, Recorder
+from mailspy.milter import loop
+from mailspy.milter.adapter import MailspyMilter
+from mailspy.rules.compile import PATH_ACTIONS, RuleSet
+
+log = logging.getLogger("mailspy")
+
+
+@dataclass(frozen=True)
+class Options:
+    socket: SocketSpec
+    rules: RulesConfig
+    user: str | None = None
+    copies: CopySettings = field(default_factory=CopySettings)
+    syslog: bool = False
+    milter_timeout: int = 600
+
+
+class StartError(Exception):
+    """A reason not to start, already worded for the postmaster."""
+
+
+def run(options: Options) -> int:
+    setup_logging(options.syslog)
+    try:
+        daemon = Daemon(options)
+        daemon.start()
+    except StartError as exc:
+        log.error("%s", exc)
+        return 1
+    return daemon.serve()
+
+
+class Daemon:
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.logs = LogFiles()
+        self.recorder: Recorder | None = None
+        self._reload_lock = threading.Lock()
+        self._stopped = threading.Event()
+
+    def start(self) -> None:
+        rules = self._load_rules()  # before anything else: broken rules stop us here
+        try:
+            account = privileges.lookup(self.options.user) if self.options.user else None
+        except privileges.UnknownUserError as exc:
+            raise StartError(str(exc)) from None
+        signals.block()
+        self._open_logs(rules)
+        self._open_socket(account)
+        if account is not None:
+            privileges.drop_to(account)
+        self.recorder = Recorder(rules, self.logs, self.options.copies)
+        MailspyMilter.recorder = self.recorder
+        signals.start({
+            signal.SIGHUP: self.reload,
+            signal.SIGUSR1: self.reopen_logs,
+            signal.SIGTERM: self.stop,
+            signal.SIGINT: self.stop,
+        })
+        log.info("mailspy %s listening on %s with %s", _version(),
+                 self.options.socket.libmilter_form, _describe(rules))
+
+    def serve(self) -> int:
+        try:
+            loop.serve()
+        finally:
+            self._stopped.set()
+            log.info("stopping: finishing the copies in hand")
+            if self.recorder is not None:
+                self.recorder.close(wait=True)
+            self.logs.close_all()
+            self._remove_socket()
+        log.info("stopped")
+        return 0
+
+    # -- rules ---------------------------------------------------------------
+
+    def _load_rules(self) -> RuleSet:
+        result = load_running_rules(self.options.rules)
+        for diagnostic in result.diagnostics:
+            log.log(logging.ERROR if diagnostic.is_error else logging.WARNING, "%s", diagnostic)
+        if not result.ok:
+            raise StartError(f"{len(result.errors)} errors in the rules; fix them and check "
+                             f"with: mailspy check-rules -d {self.options.rules.rules_dir}")
+        if not result.files:
+            log.info("no rules files in %s: recording every message as the original "
+                     "mailspy did", self.options.rules.rules_dir)
+        return result.rules
+
+    def reload(self) -> None:
+        """SIGHUP: swap in the new rules only when all of them are valid."""
+        with self._reload_lock:
+            try:
+                rules = self._load_rules()
+                self._open_logs(rules)
+            except (StartError, OSError) as exc:
+                log.error("reload refused, the running rules stay in place: %s", exc)
+                return
+            assert self.recorder is not None
+            self.recorder.rules = rules
+            log.info("reloaded: %s", _describe(rules))
+
+    def stop(self) -> None:
+        """SIGTERM/SIGINT: libmilter finishes the connections in hand and returns."""
+        log.info("stop requested")
+        # pymilter's stop() does not return before the accept loop wakes up,
+        # so the thread that wakes it must already be running.
+        threading.Thread(target=self._wake_until_stopped, name="mailspy-wake", daemon=True).start()
+        loop.stop()
+
+    def _wake_until_stopped(self) -> None:
+        """libmilter notices a stop only when its accept loop wakes: connect until it does."""
+        for _ in range(100):
+            if self._stopped.wait(0.2):
+                return
+            _connect_once(self.options.socket)
+
+    def reopen_logs(self) -> None:
+        """SIGUSR1: logrotate has renamed the logs; write to new files."""
+        for path, exc in self.logs.reopen_all():
+            log.error("cannot reopen %s: %s; still writing to the old file", path, exc)
+        log.info("log files reopened")
+
+    def _open_logs(self, rules: RuleSet) -> None:
+        """Open every log now (while root, and to fail early), sandbox dirs first."""
+        root = self.options.rules.defaults.root
+        for rule in rules.rules:
+            for action in rule.actions:
+                if root and action.name in PATH_ACTIONS:
+                    Path(action.target).parent.mkdir(parents=True, exist_ok=True)
+                if action.name in LOG_ACTIONS:
+                    try:
+                        self.logs.get(action.target)
+                    except OSError as exc:
+                        raise StartError(f"{rule.position}: cannot open log {action.target} "
+                                         f"for rule '{rule.name}': {exc.strerror}") from exc
+
+    # -- socket --------------------------------------------------------------
+
+    def _open_socket(self, account: privileges.Account | None) -> None:
+        spec = self.options.socket
+        if spec.family == "unix":
+            _prepare_unix_socket(Path(spec.path))
+        loop.register(spec.libmilter_form, self.options.milter_timeout)
+        try:
+            loop.open_socket(remove_stale=True)
+        except Exception as exc:
+            raise StartError(f"cannot open socket {spec.libmilter_form}: {exc}") from exc
+        if spec.family == "unix":
+            gid = account.gid if account else os.getgid()
+            os.chown(spec.path, account.uid if account else -1, gid)
+            os.chmod(spec.path, 0o660)
+
+    def _remove_socket(self) -> None:
+        spec = self.options.socket
+        if spec.family == "unix":
+            with contextlib.suppress(OSError):
+                os.unlink(spec.path)
+
+
+def _prepare_unix_socket(path: Path) -> None:
+    """Create the socket's directory; refuse to steal a live daemon's socket."""
+    path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+    if not path.exists():
+        return
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+    except OSError:
+        return  # stale: nobody listens, libmilter removes it
+    finally:
+        probe.close()
+    raise StartError(f"another milter is listening on {path}; stop it first "
+                     "or give another socket with -p")
+
+
+def _connect_once(spec: SocketSpec) -> None:
+    if spec.family == "unix":
+        family, address = socket.AF_UNIX, spec.path
+    else:
+        family = socket.AF_INET6 if spec.family == "inet6" else socket.AF_INET
+        host = spec.host if spec.host not in ("0.0.0.0", "::") else "localhost"
+        address = (host, spec.port)
+    with contextlib.suppress(OSError), socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        probe.connect(address)
+
+
+def setup_logging(use_syslog: bool) -> None:
+    logger = logging.getLogger("mailspy")
+    logger.setLevel(logging.INFO)
+    logger.handlers.clear()
+    handler: logging.Handler
+    if use_syslog and os.path.exists("/dev/log"):
+        handler = logging.handlers.SysLogHandler(
+            "/dev/log", facility=logging.handlers.SysLogHandler.LOG_MAIL)
+        handler.setFormatter(logging.Formatter("mailspy[%(process)d]: %(message)s"))
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s mailspy: %(levelname)s: %(message)s"))
+        if use_syslog:
+            logger.addHandler(handler)
+            logger.warning("no syslog socket at /dev/log; logging to stderr")
+            return
+    logger.addHandler(handler)
+
+
+def _describe(rules: RuleSet) -> str:
+    files = len(rules.files)
+    return f"{len(rules)} rules from {files} file{'' if files == 1 else 's'}"
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mailspy")
+    except PackageNotFoundError:
+        return "(source)"

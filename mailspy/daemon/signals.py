@@ -1,0 +1,41 @@
+"""Signals, handled by one thread that waits for them.
+
+A Python signal handler never runs while libmilter's loop blocks in C, so
+the signals are blocked in every thread (the mask is set before any thread
+starts and inherited) and one thread takes them with `sigwait`.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+
+log = logging.getLogger("mailspy")
+
+HANDLED = {signal.SIGHUP, signal.SIGUSR1, signal.SIGTERM, signal.SIGINT}
+STOPPING = {signal.SIGTERM, signal.SIGINT}
+
+
+def block() -> None:
+    """Call in the main thread before any other thread exists."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+
+
+def start(handlers: dict[signal.Signals, Callable[[], None]]) -> threading.Thread:
+    """Run `handlers[sig]()` for each signal; a stopping signal ends the thread."""
+
+    def wait_for_signals() -> None:
+        while True:
+            sig = signal.sigwait(HANDLED)
+            try:
+                handlers[signal.Signals(sig)]()
+            except Exception:
+                log.exception("handling %s failed", signal.Signals(sig).name)
+            if sig in STOPPING:
+                return
+
+    thread = threading.Thread(target=wait_for_signals, name="mailspy-signals", daemon=True)
+    thread.start()
+    return thread

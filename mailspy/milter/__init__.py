@@ -1,0 +1,1 @@
+"""The pymilter side: callbacks that gather a message, and the libmilter loop."""

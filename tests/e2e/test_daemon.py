@@ -1,0 +1,288 @@
+"""mailspy run behind a real Postfix: every message flows, every record is written.
+
+Postfix runs with milter_default_action = tempfail, so a mailspy that is
+dead or answers wrongly shows up as a 451 rather than passing unnoticed.
+"""
+
+from __future__ import annotations
+
+import mailbox
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from .postfix import MilterFactory, MilterProcess, PostfixFactory, PrivatePostfix, free_port
+
+pytestmark = pytest.mark.postfix
+
+ATTACHED = (
+    b"From: Ann <ann@example.org>\r\nTo: bob@example.net, cfo@example.net\r\n"
+    b"Subject: Q3 figures\r\nMIME-Version: 1.0\r\n"
+    b'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
+    b"--b1\r\nContent-Type: text/plain\r\n\r\nFigures attached.\r\n"
+    b'--b1\r\nContent-Type: application/pdf; name="q3.pdf"\r\n'
+    b"Content-Disposition: attachment; filename*=UTF-8''r%C3%A9sum%C3%A9%20q3.pdf\r\n"
+    b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b1--\r\n"
+)
+ENCODED = (
+    b"From: ann@example.org\r\nTo: bob@example.net\r\n"
+    b"Subject: =?UTF-8?B?w4l0w6kgMjAyNiDigJMgYnVkZ2V0?=\r\n\r\nBody.\r\n"
+)
+FORGING = (
+    b"From: ann@example.org\r\nTo: bob@example.net\r\n"
+    b"Subject: =?UTF-8?Q?hi=0D=0A26-01-01_00:00=09time=3D1=09from=3D<evil@x>?=\r\n"
+    b"\r\nBody.\r\n"
+)
+
+
+def body_size(message: bytes) -> int:
+    return len(message.split(b"\r\n\r\n", 1)[1])
+
+
+def eventually(check: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.1)
+
+
+def lines(path: Path) -> list[list[str]]:
+    return [line.split("\t") for line in path.read_text().splitlines()] if path.exists() else []
+
+
+class Setup:
+    """A rules directory, a mailspy on a free port, and a Postfix in front of it."""
+
+    def __init__(self, base: Path, milters: MilterFactory, postfixes: PostfixFactory) -> None:
+        self.base = base
+        self.rules_dir = base / "rules.d"
+        self.rules_dir.mkdir()
+        self.summary = base / "summary.log"
+        self.headers = base / "headers.log"
+        self._milters = milters
+        self._postfixes = postfixes
+        self.milter: MilterProcess | None = None
+        self.postfix: PrivatePostfix | None = None
+
+    def rules(self, text: str, name: str = "50-test.rules") -> None:
+        (self.rules_dir / name).write_text(text)
+
+    def start(self, *extra: str, original: list[str] | None = None) -> PrivatePostfix:
+        port = free_port()
+        socket = f"inet:{port}@127.0.0.1"
+        if original is None:
+            args = ["run", "-p", socket, "-d", str(self.rules_dir), "-f", str(self.summary),
+                    "-h", str(self.headers), *extra]
+        else:
+            args = ["-p", socket, *original]
+        argv = [sys.executable, "-m", "mailspy", *args]
+        self.milter = self._milters(argv, port=port, output=self.base / "mailspy.out")
+        self.postfix = self._postfixes(self.milter.postfix_spec,
+                                       main_cf={"milter_connect_macros": "j {client_addr}"})
+        return self.postfix
+
+    def output(self) -> str:
+        return (self.base / "mailspy.out").read_text()
+
+    def signal(self, sig: signal.Signals) -> None:
+        assert self.milter is not None and self.milter.pid is not None
+        os.kill(self.milter.pid, sig)
+
+
+@pytest.fixture
+def setup(tmp_path, milter_factory, postfix_factory) -> Setup:
+    return Setup(tmp_path, milter_factory, postfix_factory)
+
+
+def procmail_rc(base: Path) -> Path:
+    maildir = base / "procmail-md"
+    rc = base / "procmailrc"
+    rc.write_text(f"DEFAULT={maildir}/\nLOGFILE={base}/procmail.log\n")
+    return rc
+
+
+def test_every_record_through_postfix(setup: Setup, tmp_path: Path) -> None:
+    archive = tmp_path / "archive"
+    rc = procmail_rc(tmp_path)
+    setup.rules(f"""
+        rule "everything" {{
+            log-summary
+            log-headers
+            archive-to-maildir "{archive}"
+            pipe-to-command "/usr/bin/procmail -m {rc}"
+        }}""")
+    postfix = setup.start()
+    for message in (ATTACHED, ENCODED, FORGING):
+        recipients = ["bob@example.net", "cfo@example.net"] if message is ATTACHED \
+            else ["bob@example.net"]
+        postfix.send("ann@example.org", recipients, message)
+    postfix.wait_for(4)
+    assert postfix.count_deferred() == 0 and postfix.count_bounced() == 0
+    assert postfix.milter_trouble() == []
+
+    summary = lines(setup.summary)
+    assert [f[2:] for f in summary] == [
+        ["from=<ann@example.org>", "to=<bob@example.net>", "to=<cfo@example.net>",
+         f"size={body_size(ATTACHED)}", "subject=Q3 figures",
+         "file=résumé q3.pdf"],
+        ["from=<ann@example.org>", "to=<bob@example.net>", "size=7",
+         "subject=Été 2026 – budget"],
+        ["from=<ann@example.org>", "to=<bob@example.net>", "size=7",
+         "subject=hi  26-01-01 00:00 time=1 from=<evil@x>"],
+    ]
+    assert all(f[1].startswith("time=") and f[0][2] == "-" for f in summary)
+
+    blocks = setup.headers.read_text().split("\n\n")
+    assert blocks[0].startswith("From ann@example.org ")
+    assert "\nSubject: Q3 figures\n" in blocks[0] + "\n"
+    assert len([b for b in blocks if b.startswith("From ")]) == 3
+
+    def copies(path: Path) -> list[mailbox.MaildirMessage]:
+        return list(mailbox.Maildir(path, create=False)) if (path / "new").exists() else []
+
+    eventually(lambda: len(copies(archive)) == 3 and len(copies(tmp_path / "procmail-md")) == 3)
+    archived = sorted(copies(archive), key=lambda m: m["Subject"])
+    first = next(m for m in archived if m["Subject"] == "Q3 figures")
+    assert first["Return-Path"] == "<ann@example.org>"
+    assert first.get_all("X-Mailspy-Envelope-To") == ["<bob@example.net>", "<cfo@example.net>"]
+    assert b"JVBERi0xLjQK\n" in first.as_bytes()
+    piped = {m["Subject"] for m in copies(tmp_path / "procmail-md")}
+    assert "Q3 figures" in piped and len(piped) == 3
+
+
+def test_original_usage_without_rules_files(setup: Setup, tmp_path: Path) -> None:
+    rc = procmail_rc(tmp_path)
+    postfix = setup.start(original=["-f", str(setup.summary), "-h", str(setup.headers),
+                                    "-P", f"/usr/bin/procmail -m {rc}"])
+    postfix.send("ann@example.org", ["bob@example.net"], ENCODED)
+    postfix.wait_for(1)
+    assert len(lines(setup.summary)) == 1
+    assert setup.headers.read_text().startswith("From ann@example.org ")
+    eventually(lambda: (tmp_path / "procmail-md" / "new").exists()
+               and len(os.listdir(tmp_path / "procmail-md" / "new")) == 1)
+    assert "recording every message as the original mailspy did" in setup.output()
+
+
+def test_dash_P_beside_rules_pipes_every_message(setup: Setup, tmp_path: Path) -> None:
+    rc = procmail_rc(tmp_path)
+    setup.rules('rule "never" { when subject is "no such subject" log-summary }')
+    postfix = setup.start("-P", f"/usr/bin/procmail -m {rc}")
+    postfix.send("ann@example.org", ["bob@example.net"], ENCODED)
+    postfix.wait_for(1)
+    eventually(lambda: (tmp_path / "procmail-md" / "new").exists()
+               and len(os.listdir(tmp_path / "procmail-md" / "new")) == 1)
+    assert not setup.summary.exists() or lines(setup.summary) == []
+
+
+def test_sighup_swaps_in_good_rules_and_keeps_running_rules_when_broken(setup: Setup) -> None:
+    other = setup.base / "other.log"
+    setup.rules('rule "a" { log-summary }')
+    postfix = setup.start()
+    postfix.send("one@example.org", ["b@example.net"], ENCODED)
+    postfix.wait_for(1)
+
+    setup.rules(f'rule "a" {{ log-summary "{other}" }}')
+    setup.signal(signal.SIGHUP)
+    eventually(lambda: "reloaded" in setup.output())
+    postfix.send("two@example.org", ["b@example.net"], ENCODED)
+    postfix.wait_for(2)
+
+    setup.rules('rule "a" {\n  when sendr is "x"\n  log-summary\n}')
+    setup.signal(signal.SIGHUP)
+    eventually(lambda: "reload refused" in setup.output())
+    postfix.send("three@example.org", ["b@example.net"], ENCODED)
+    postfix.wait_for(3)
+
+    assert [f[2] for f in lines(setup.summary)] == ["from=<one@example.org>"]
+    assert [f[2] for f in lines(other)] == ["from=<two@example.org>", "from=<three@example.org>"]
+    rules_file = setup.rules_dir / "50-test.rules"
+    assert f"{rules_file}:2:8: error: unknown field 'sendr'; did you mean 'sender'?" \
+        in setup.output()
+    assert postfix.count_deferred() == 0
+
+
+def test_sigusr1_reopens_a_renamed_log(setup: Setup) -> None:
+    setup.rules('rule "a" { log-summary }')
+    postfix = setup.start()
+    postfix.send("one@example.org", ["b@example.net"], ENCODED)
+    postfix.wait_for(1)
+    rotated = setup.base / "summary.log.1"
+    setup.summary.rename(rotated)
+    setup.signal(signal.SIGUSR1)
+    eventually(lambda: "log files reopened" in setup.output())
+    postfix.send("two@example.org", ["b@example.net"], ENCODED)
+    postfix.wait_for(2)
+    assert [f[2] for f in lines(rotated)] == ["from=<one@example.org>"]
+    assert [f[2] for f in lines(setup.summary)] == ["from=<two@example.org>"]
+
+
+def script(path: Path, text: str) -> Path:
+    path.write_text("#!/bin/sh\n" + text)
+    path.chmod(0o755)
+    return path
+
+
+def test_a_pipe_that_outlives_its_timeout_is_killed_and_mail_flows(setup: Setup) -> None:
+    sleeper = script(setup.base / "sleeper", "sleep 60\n")
+    setup.rules(f'rule "a" {{ pipe-to-command "{sleeper}" log-summary }}')
+    postfix = setup.start("--pipe-timeout", "2")
+    started = time.monotonic()
+    postfix.send("a@example.org", ["b@example.net"], ENCODED)
+    answered = time.monotonic() - started
+    postfix.wait_for(1)
+    assert answered < 2  # not held for the pipe's 60 s, nor its 2 s timeout
+    eventually(lambda: "timed out after" in setup.output())
+    assert f"pipe-to-command {sleeper}: timed out after 2." in setup.output()
+    assert postfix.count_deferred() == 0
+
+
+def test_a_failing_pipe_is_logged_with_its_stderr(setup: Setup) -> None:
+    failing = script(setup.base / "failing", "echo 'cannot deliver: quota' >&2\nexit 3\n")
+    setup.rules(f'rule "a" {{ pipe-to-command "{failing} --flag" }}')
+    postfix = setup.start()
+    postfix.send("a@example.org", ["b@example.net"], ENCODED)
+    postfix.wait_for(1)
+    eventually(lambda: "exit status 3" in setup.output())
+    assert f"{failing} --flag: exit status 3; stderr: cannot deliver: quota" in setup.output()
+
+
+def test_an_action_that_raises_is_logged_and_the_mail_accepted(setup: Setup) -> None:
+    setup.rules('rule "a" { log-headers "/dev/full" log-summary }')
+    postfix = setup.start()
+    postfix.send("a@example.org", ["b@example.net"], ENCODED)
+    postfix.wait_for(1)
+    assert "log-headers /dev/full failed: No space left on device" in setup.output()
+    assert len(lines(setup.summary)) == 1
+    assert postfix.count_deferred() == 0
+
+
+def test_an_unwritable_maildir_is_logged_and_the_mail_accepted(setup: Setup) -> None:
+    blocker = setup.base / "a-file"
+    blocker.write_text("not a directory")
+    setup.rules(f'rule "a" {{ archive-to-maildir "{blocker}/archive" log-summary }}')
+    postfix = setup.start()
+    postfix.send("a@example.org", ["b@example.net"], ENCODED)
+    postfix.wait_for(1)
+    eventually(lambda: "archive-to-maildir" in setup.output())
+    assert f"archive-to-maildir {blocker}/archive failed: Not a directory" in setup.output()
+    assert len(lines(setup.summary)) == 1 and postfix.count_deferred() == 0
+
+
+def test_broken_rules_stop_the_start_with_file_line_column(tmp_path: Path) -> None:
+    import subprocess
+
+    rules = tmp_path / "rules.d"
+    rules.mkdir()
+    (rules / "a.rules").write_text('rule "a" { log-sumary }')
+    done = subprocess.run([sys.executable, "-m", "mailspy", "run", "-p",
+                           f"inet:{free_port()}@127.0.0.1", "-d", str(rules)],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1
+    assert f"{rules}/a.rules:1:12: error: unknown action 'log-sumary'; did you mean " \
+           "'log-summary'?" in done.stderr

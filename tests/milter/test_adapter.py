@@ -1,0 +1,169 @@
+"""The pymilter callbacks: what they gather, and that mail always flows."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+import Milter
+
+from mailspy.milter import adapter
+from mailspy.milter.adapter import MailspyMilter
+
+from .conftest import FakeMTA
+
+HEADERS = [(b"From", b"Ann <ann@example.org>"), (b"To", b"bob@example.net"),
+           (b"Subject", b"=?UTF-8?Q?Caf=C3=A9_invoice?=")]
+MULTIPART = [
+    (b"From", b"ann@example.org"), (b"Subject", b"Report"), (b"MIME-Version", b"1.0"),
+    (b"Content-Type", b'multipart/mixed; boundary="XX"'),
+]
+MULTIPART_BODY = (
+    b"--XX\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
+    b"--XX\r\nContent-Type: application/pdf\r\n"
+    b'Content-Disposition: attachment; filename="q3.pdf"\r\n'
+    b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--XX--\r\n"
+)
+
+
+def summary_fields(path) -> list[list[str]]:
+    return [line.split("\t") for line in path.read_text().splitlines()]
+
+
+def test_a_message_is_recorded_with_envelope_subject_and_attachments(daemon):
+    _, summary, _ = daemon('rule "all" { log-summary }')
+    mta = FakeMTA()
+    rc = mta.send("<ann@example.org>", ["<bob@example.net>", "<cfo@example.net>"], MULTIPART,
+                  MULTIPART_BODY)
+    mta.close()
+    assert rc == Milter.ACCEPT
+    [fields] = summary_fields(summary)
+    assert fields[2:] == ["from=<ann@example.org>", "to=<bob@example.net>",
+                          "to=<cfo@example.net>", f"size={len(MULTIPART_BODY)}",
+                          "subject=Report", "file=q3.pdf"]
+
+
+def test_the_subject_is_decoded_and_8bit_headers_survive(daemon):
+    _, summary, headers_log = daemon('rule "all" { log-summary log-headers }')
+    mta = FakeMTA()
+    mta.send("<a@x>", ["<b@y>"], [*HEADERS, (b"X-Raw", "Grüße".encode())], b"hi\r\n")
+    mta.close()
+    assert summary_fields(summary)[0][5] == "subject=Café invoice"
+    block = headers_log.read_bytes()
+    assert "X-Raw: Grüße\n".encode() in block
+    assert b"Subject: =?UTF-8?Q?Caf=C3=A9_invoice?=\n" in block
+
+
+def test_the_queue_id_and_client_reach_the_message(daemon, monkeypatch):
+    recorder, _, _ = daemon('rule "all" { log-summary }')
+    seen = []
+    original = recorder.record
+    monkeypatch.setattr(recorder, "record", lambda m: (seen.append(m), original(m))[1])
+    mta = FakeMTA(queue_id="QQ123")
+    mta.send("<a@x>", ["<b@y>"], HEADERS, b"hi\r\n")
+    mta.close()
+    [message] = seen
+    envelope = message.envelope
+    assert (envelope.queue_id, envelope.client_address, envelope.client_name, envelope.helo) \
+        == ("QQ123", "192.0.2.7", "client.example", "helo.example")
+
+
+def test_several_messages_on_one_connection_are_kept_apart(daemon):
+    _, summary, _ = daemon('rule "all" { log-summary }')
+    mta = FakeMTA()
+    mta.send("<one@x>", ["<r1@y>"], [(b"Subject", b"first")], b"1\r\n")
+    mta.send("<two@x>", ["<r2@y>", "<r3@y>"], [(b"Subject", b"second")], b"22\r\n")
+    mta.close()
+    lines = summary_fields(summary)
+    assert [f[2:] for f in lines] == [
+        ["from=<one@x>", "to=<r1@y>", "size=3", "subject=first"],
+        ["from=<two@x>", "to=<r2@y>", "to=<r3@y>", "size=4", "subject=second"],
+    ]
+
+
+def test_an_aborted_message_is_not_recorded(daemon):
+    _, summary, _ = daemon('rule "all" { log-summary }')
+    mta = FakeMTA()
+    mta.ctx._envfrom("<gone@x>")
+    mta.ctx._envrcpt("<b@y>")
+    mta.ctx.getpriv().abort()
+    mta.send("<kept@x>", ["<b@y>"], [(b"Subject", b"s")], b"x\r\n")
+    mta.close()
+    assert [f[2] for f in summary_fields(summary)] == ["from=<kept@x>"]
+
+
+def test_a_failing_recorder_still_accepts_the_message(daemon, monkeypatch, caplog):
+    recorder, _, _ = daemon('rule "all" { log-summary }')
+
+    def explode(message):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(recorder, "record", explode)
+    with caplog.at_level(logging.ERROR, logger="mailspy"):
+        rc = FakeMTA(queue_id="Q9").send("<a@x>", ["<b@y>"], HEADERS, b"x\r\n")
+    assert rc == Milter.ACCEPT
+    assert "Q9: recording failed; the message was accepted" in caplog.text
+
+
+def test_an_action_that_fails_is_logged_and_the_others_still_run(daemon, tmp_path, caplog):
+    missing = tmp_path / "no-such-dir" / "x.log"
+    _, summary, _ = daemon(f'rule "a" {{ log-headers "{missing}" log-summary }}')
+    with caplog.at_level(logging.ERROR, logger="mailspy"):
+        rc = FakeMTA(queue_id="Q7").send("<a@x>", ["<b@y>"], HEADERS, b"x\r\n")
+    assert rc == Milter.ACCEPT
+    assert len(summary_fields(summary)) == 1
+    assert f"Q7: log-headers {missing} failed" in caplog.text
+
+
+def test_a_big_body_is_spooled_to_disk_not_held_in_memory(daemon, monkeypatch):
+    recorder, _, _ = daemon('rule "all" { log-summary }')
+    seen = []
+    monkeypatch.setattr(recorder, "record", lambda m: seen.append((m.body._rolled,
+                                                                    m.body_size)))
+    body = b"x" * 70 + b"\r\n"
+    FakeMTA().send("<a@x>", ["<b@y>"], HEADERS, body * (adapter.BODY_IN_MEMORY // 72 + 10))
+    small = FakeMTA()
+    small.send("<a@x>", ["<b@y>"], HEADERS, body)
+    assert [rolled for rolled, _ in seen] == [True, False]
+    assert seen[1][1] == 72
+
+
+def test_eom_is_answered_while_a_slow_pipe_runs(daemon, tmp_path):
+    marker = tmp_path / "ran"
+    script = tmp_path / "slow"
+    script.write_text(f"#!/bin/sh\nsleep 2\ntouch {marker}\n")
+    script.chmod(0o755)
+    recorder, _, _ = daemon(f'rule "a" {{ pipe-to-command "{script}" }}')
+    started = time.monotonic()
+    rc = FakeMTA().send("<a@x>", ["<b@y>"], HEADERS, b"x\r\n")
+    answered = time.monotonic() - started
+    assert rc == Milter.ACCEPT
+    assert not marker.exists()  # the pipe was still running when eom was answered
+    recorder.close(wait=True)
+    assert marker.exists()
+    assert answered < 2  # far below the pipe's own 2 s (not a timing claim: a sanity bound)
+
+
+def test_a_body_file_is_closed_once_its_copies_are_made(daemon, tmp_path):
+    recorder, _, _ = daemon(f'rule "a" {{ archive-to-maildir "{tmp_path}/md" }}')
+    opened_before = len(os.listdir("/proc/self/fd"))
+    for _ in range(20):
+        FakeMTA().send("<a@x>", ["<b@y>"], HEADERS, b"x" * 300_000)
+    recorder.close(wait=True)
+    assert len(os.listdir(tmp_path / "md" / "new")) == 20
+    assert len(os.listdir("/proc/self/fd")) <= opened_before + 2
+
+
+def test_callbacks_never_answer_anything_but_continue_or_accept(daemon):
+    daemon('rule "all" { log-summary }')
+    priv_class = MailspyMilter
+    mta = FakeMTA()
+    priv = mta.ctx.getpriv()
+    assert isinstance(priv, priv_class)
+    # callbacks out of order (body before envfrom, a header with no message) are harmless
+    assert priv.body(b"stray") == Milter.CONTINUE
+    assert priv.header("X", "y") == Milter.CONTINUE
+    assert priv.envrcpt("<x@y>") == Milter.CONTINUE
+    assert priv.eom() == Milter.ACCEPT
+    mta.close()
