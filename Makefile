@@ -1,10 +1,15 @@
 # mailspy: `make test` and `make run` work on a fresh Debian machine as root.
 # Each installs only what is missing: apt packages, then a venv in .venv.
 
+# Debian's interpreter: readable by every user, so the daemon still finds
+# the standard library after dropping root with -u (a pyenv under /root is not).
+PYTHON  ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 VENV    := .venv
 PY      := $(VENV)/bin/python
 MAILSPY := $(VENV)/bin/mailspy
-APT_PACKAGES := libmilter-dev postfix procmail swaks gcc python3-dev python3-venv
+# libpython3.11-testsuite carries CPython's email test corpus, fed to the message parser.
+APT_PACKAGES := libmilter-dev postfix procmail swaks gcc python3-dev python3-venv \
+                libpython3.11-testsuite
 PYTEST_ARGS ?=
 
 .PHONY: test run deps apt lint wheel clean
@@ -13,10 +18,23 @@ test: deps
 	$(VENV)/bin/ruff check mailspy tests bench
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# The daemon in the foreground with the repository's rules; every log and
+# Maildir lands under ./var/ (--root), the milter listens on loopback.
+PORT ?= 8890
 run: deps
 	@mkdir -p var
 	$(MAILSPY) check-rules -d rules.d
-	$(MAILSPY) test-rules -d rules.d examples/invoice.eml
+	@echo
+	@echo "mailspy listens on 127.0.0.1:$(PORT); hook a local Postfix to it with these"
+	@echo "two main.cf lines, then run 'postfix reload':"
+	@echo
+	@echo "    smtpd_milters = inet:127.0.0.1:$(PORT)"
+	@echo "    milter_default_action = accept"
+	@echo
+	@echo "Logs and Maildirs appear under $(CURDIR)/var/. Stop with Ctrl-C."
+	@echo
+	$(MAILSPY) run -p inet:$(PORT)@127.0.0.1 -d rules.d --root $(CURDIR)/var \
+	    -f /log/mailspy -h /log/mailspy-headers
 
 lint: deps
 	$(VENV)/bin/ruff check mailspy tests bench
@@ -37,7 +55,7 @@ apt:
 	fi
 
 $(VENV)/.installed: pyproject.toml
-	test -x $(PY) || python3 -m venv $(VENV)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@

@@ -39,6 +39,6 @@ def main(directory: str | None, files: list[str]) -> int:
               file=sys.stderr)
         return 1
     extra = f" ({counted(warnings, 'warning')})" if warnings else ""
-    print(f"{counted(len(result.rules), 'rule')} in {counted(len(result.files), 'file')} "
-          f"are valid{extra}")
+    print(f"{counted(len(result.rules), 'rule')} in {counted(len(result.files), 'file')}, "
+          f"all valid{extra}")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+from mailspy.actions.clean import clean
 from mailspy.commands.check_rules import load_for_command
 from mailspy.evaluate import Verdict, evaluate
 from mailspy.message.model import Envelope, Message
@@ -69,12 +70,13 @@ def as_dict(verdict: Verdict, message: Message) -> dict:
 
 
 def as_text(verdict: Verdict, message: Message) -> str:
+    """For a terminal: values from the message are cleaned of control characters."""
     env = message.envelope
     lines = [
-        f"sender:      {env.sender or '<> (a bounce)'}",
-        f"recipients:  {', '.join(env.recipients) or '(none)'}",
-        f"subject:     {message.subject}",
-        f"attachments: {', '.join(a.name for a in message.attachments) or '(none)'}",
+        f"sender:      {clean(env.sender) or '<> (a bounce)'}",
+        f"recipients:  {', '.join(clean(r) for r in env.recipients) or '(none)'}",
+        f"subject:     {clean(message.subject)}",
+        f"attachments: {', '.join(clean(a.name) for a in message.attachments) or '(none)'}",
         "",
         f"rules matched: {len(verdict.rules)}",
     ]

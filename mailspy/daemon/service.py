@@ -74,6 +74,7 @@ class Daemon:
         self._open_logs(rules)
         self._open_socket(account)
         if account is not None:
+            _import_everything()
             privileges.drop_to(account)
         self.recorder = Recorder(rules, self.logs, self.options.copies)
         MailspyMilter.recorder = self.recorder
@@ -229,6 +230,16 @@ def setup_logging(use_syslog: bool) -> None:
             logger.warning("no syslog socket at /dev/log; logging to stderr")
             return
     logger.addHandler(handler)
+
+
+def _import_everything() -> None:
+    """Import now what is otherwise imported on first use: after the drop the
+    interpreter's files may not be readable by the user any more."""
+    import mailspy.message.decode
+    import mailspy.message.mime
+    import mailspy.message.parse  # noqa: F401
+
+    _version()
 
 
 def _describe(rules: RuleSet) -> str:

@@ -286,3 +286,61 @@ def test_broken_rules_stop_the_start_with_file_line_column(tmp_path: Path) -> No
     assert done.returncode == 1
     assert f"{rules}/a.rules:1:12: error: unknown action 'log-sumary'; did you mean " \
            "'log-summary'?" in done.stderr
+
+
+def test_unix_socket_is_0660_and_the_daemon_runs_as_the_user(
+    tmp_path: Path, milter_factory: MilterFactory, postfix_factory: PostfixFactory,
+    socket_dir: Path,
+) -> None:
+    import pwd
+    import stat
+
+    account = pwd.getpwnam("postfix")  # a user whose group the MTA is in, as in production
+    archive_parent = socket_dir / "archive"  # tmp_path's parents are closed to other users
+    archive_parent.mkdir()
+    os.chown(archive_parent, account.pw_uid, account.pw_gid)
+    rules = tmp_path / "rules.d"
+    rules.mkdir()
+    (rules / "a.rules").write_text(
+        f'rule "a" {{ log-summary archive-to-maildir "{archive_parent}/md" }}')
+    summary = tmp_path / "summary.log"  # in a root-only folder: opened before the drop
+    path = socket_dir / "mailspy.sock"
+    argv = [sys.executable, "-m", "mailspy", "run", "-p", f"unix:{path}", "-d", str(rules),
+            "-f", str(summary), "-u", "postfix"]
+    milter = milter_factory(argv, socket_path=path, output=tmp_path / "mailspy.out")
+
+    info = path.stat()
+    assert stat.S_IMODE(info.st_mode) == 0o660
+    assert (info.st_uid, info.st_gid) == (account.pw_uid, account.pw_gid)
+    status = Path(f"/proc/{milter.pid}/status").read_text()
+    uids = next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1:]
+    assert uids == [str(account.pw_uid)] * 4
+
+    postfix = postfix_factory(milter.postfix_spec)
+    postfix.send("a@example.org", ["b@example.net"], ENCODED)
+    postfix.wait_for(1)
+    assert len(lines(summary)) == 1
+    eventually(lambda: (archive_parent / "md" / "new").exists()
+               and len(os.listdir(archive_parent / "md" / "new")) == 1)
+    [copy] = (archive_parent / "md" / "new").iterdir()
+    assert copy.stat().st_uid == account.pw_uid
+
+
+def test_a_live_socket_is_not_stolen_and_a_stale_one_is_replaced(
+    tmp_path: Path, milter_factory: MilterFactory, socket_dir: Path,
+) -> None:
+    import socket as sockets
+    import subprocess
+
+    path = socket_dir / "m.sock"
+    stale = sockets.socket(sockets.AF_UNIX)
+    stale.bind(str(path))
+    stale.close()  # a socket file nobody listens on, as after a crash
+    rules = tmp_path / "rules.d"
+    rules.mkdir()
+    argv = [sys.executable, "-m", "mailspy", "run", "-p", f"unix:{path}", "-d", str(rules),
+            "-f", str(tmp_path / "s.log")]
+    milter_factory(argv, socket_path=path, output=tmp_path / "first.out")
+    second = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    assert second.returncode == 1
+    assert f"another milter is listening on {path}" in second.stderr
