@@ -12,7 +12,7 @@ APT_PACKAGES := libmilter-dev postfix procmail swaks gcc python3-dev python3-ven
                 libpython3.11-testsuite
 PYTEST_ARGS ?=
 
-.PHONY: test run deps apt lint wheel clean
+.PHONY: test run deps apt lint wheel clean bench
 
 test: deps
 	$(VENV)/bin/ruff check mailspy tests bench
@@ -35,6 +35,10 @@ run: deps
 	@echo
 	$(MAILSPY) run -p inet:$(PORT)@127.0.0.1 -d rules.d --root $(CURDIR)/var \
 	    -f /log/mailspy -h /log/mailspy-headers
+
+# The benchmark: prints a table of ratios and writes docs/performance.md.
+bench: deps
+	$(PY) bench/run.py --write docs/performance.md
 
 lint: deps
 	$(VENV)/bin/ruff check mailspy tests bench
