@@ -1,0 +1,526 @@
+"""A streaming MIME walker: every attachment, without holding the body.
+
+The stdlib's parser keeps every payload in memory, so the body is scanned
+here against a stack of open multipart boundaries: content goes to the
+decoders in blocks of whole lines, up to the next line that is an open
+delimiter; header blocks and delimiter lines go line by line. No line is
+held longer than MAX_LINE bytes (a longer one comes in pieces), so a body
+without newlines stays bounded too. Only each part's header block is kept,
+and handed to the stdlib (`decode.mime_header`) for type, boundary,
+encoding and file name. The content of a named part is decoded (base64,
+quoted-printable) and hashed as it streams past.
+
+Part numbers follow IMAP section numbers (RFC 3501, FETCH BODY[section]):
+
+- the body of a single-part message is "1";
+- the parts of a multipart are 1, 2, 3 ... under the multipart's own number:
+  the parts of a top-level multipart are "1", "2", the parts of the
+  multipart that is part 2 are "2.1", "2.2";
+- a message/rfc822 part N holds a message numbered as a top-level one, under
+  N: "N.1" for a single-part body, "N.1", "N.2" ... for a multipart body;
+- a file name on a message's own multipart header (rare) is reported as that
+  message's "TEXT" ("TEXT", "N.TEXT").
+
+An attachment is every part with a file name at any depth, containers too: a
+forwarded message/rfc822 part named `fwd.eml` is reported (its content is
+the raw message) and also descended into. The line break before a boundary
+belongs to the boundary (RFC 2046), so it is not content.
+
+Hostile structure is absorbed, never raised: parts deeper than MAX_DEPTH are
+opaque leaves; after MAX_PARTS parts the walk stops and reports what it has
+(a part still open is reported with the content read so far); a part's
+header block beyond MAX_HEADER_BYTES is dropped up to its end; a missing
+closing boundary ends the part at the next outer boundary or at the end of
+the body; bad base64 yields what decodes.
+"""
+
+from __future__ import annotations
+
+import binascii
+import contextlib
+import functools
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import BinaryIO, Protocol
+
+from mailspy.message.decode import Base64Decoder, mime_header, part_filename
+from mailspy.message.model import Attachment
+from mailspy.message.parse import header_fields, line_kind
+
+MAX_LINE = 64 * 1024  # bytes read at a time
+MAX_DEPTH = 64  # nesting levels (multiparts and messages) parsed
+MAX_PARTS = 10_000  # parts (and enclosed messages) parsed per message
+MAX_HEADER_BYTES = 256 * 1024  # kept of one part's header block
+_BLOCK = 64 * 1024  # bytes read from the body at a time
+
+_MESSAGE_TYPES = frozenset({"message/rfc822", "message/global"})
+_IDENTITY_ENCODINGS = frozenset({"", "7bit", "8bit", "binary"})
+
+# Entity states: collecting its header block, inside a leaf's content, or
+# between the parts of a multipart (preamble, epilogue) / under a message.
+_HEADERS, _BODY, _CONTAINER = "headers", "body", "container"
+
+
+def walk(headers: list[tuple[str, str]], body: BinaryIO | None) -> list[Attachment]:
+    """Every attachment of the message, in the order they appear."""
+    walker = _Walker()
+    walker.start(headers)
+    if body is not None:
+        with contextlib.suppress(OSError, ValueError):  # a pipe: read from where it is
+            body.seek(0)
+        walker.read(body)
+    return walker.finish()
+
+
+@dataclass(frozen=True)
+class _Info:
+    """What a part's header block says about it."""
+
+    content_type: str = "text/plain"
+    boundary: bytes | None = None
+    encoding: str = ""
+    name: str = ""
+
+
+def _describe(fields: Iterable[tuple[str, str]], default_type: str = "text/plain") -> _Info:
+    """Type, boundary, transfer encoding and file name from a header block."""
+    try:
+        part = mime_header(fields, default_type)
+        content_type = part.get_content_type()
+        boundary = part.get_boundary() if content_type.startswith("multipart/") else None
+        encoding = str(part.get("content-transfer-encoding", "")).strip().lower()
+        name = part_filename(part)
+    except Exception:  # the stdlib on crafted headers; the part stays anonymous
+        return _Info(content_type=default_type)
+    return _Info(
+        content_type=content_type,
+        boundary=boundary.encode("utf-8") if boundary else None,
+        encoding=encoding,
+        name=name,
+    )
+
+
+class _Decoder(Protocol):
+    """Takes content in pieces that end at a line break or mid-line (a long line)."""
+
+    def feed(self, data: bytes) -> bytes: ...
+
+    def finish(self, keep_eol: bool) -> bytes: ...
+
+
+def _split_eol(chunk: bytes) -> tuple[bytes, bytes]:
+    if chunk.endswith(b"\r\n"):
+        return chunk[:-2], b"\r\n"
+    if chunk.endswith(b"\n"):
+        return chunk[:-1], b"\n"
+    return chunk, b""
+
+
+class _Identity:
+    """7bit, 8bit, binary and unknown encodings: the bytes themselves."""
+
+    def __init__(self) -> None:
+        self._eol = b""  # held back: the break before a boundary is not content
+
+    def feed(self, data: bytes) -> bytes:
+        content, eol = _split_eol(data)
+        out = self._eol + content if self._eol else content
+        self._eol = eol
+        return out
+
+    def finish(self, keep_eol: bool) -> bytes:
+        return self._eol if keep_eol else b""
+
+
+_QP_PADDING = re.compile(rb"[ \t]+(?=\r?\n)")
+
+
+class _QuotedPrintable:
+    """Soft breaks and escapes by the stdlib; an escape cut by a split waits."""
+
+    def __init__(self) -> None:
+        self._eol = b""
+        self._carry = b""
+
+    def feed(self, data: bytes) -> bytes:
+        content, eol = _split_eol(self._carry + data)
+        self._carry = b""
+        if eol:
+            content = content.rstrip(b" \t")
+        else:
+            cut = content.find(b"=", len(content) - 2)
+            if cut != -1:
+                content, self._carry = content[:cut], content[cut:]
+        content = _QP_PADDING.sub(b"", content)  # trailing space is transport padding
+        soft = bool(eol) and content.endswith(b"=")
+        if soft:
+            content = content[:-1]
+        out = self._eol + binascii.a2b_qp(content)
+        self._eol = b"" if soft else eol
+        return out
+
+    def finish(self, keep_eol: bool) -> bytes:
+        return binascii.a2b_qp(self._carry) + (self._eol if keep_eol else b"")
+
+
+class _Base64:
+    """Line breaks carry no data in base64."""
+
+    def __init__(self) -> None:
+        self._decoder = Base64Decoder()
+
+    def feed(self, data: bytes) -> bytes:
+        return self._decoder.feed(data)
+
+    def finish(self, keep_eol: bool) -> bytes:
+        return self._decoder.flush()
+
+
+def _decoder_for(encoding: str) -> _Decoder:
+    if encoding == "base64":
+        return _Base64()
+    if encoding == "quoted-printable":
+        return _QuotedPrintable()
+    return _Identity()
+
+
+@dataclass
+class _Sink:
+    """Size and hash of one named part's decoded content, as it streams past."""
+
+    info: _Info
+    path: str
+    decoder: _Decoder
+    size: int = 0
+    digest: hashlib._Hash = field(default_factory=hashlib.sha256)
+
+    def feed(self, data: bytes) -> None:
+        self._take(self.decoder.feed(data))
+
+    def close(self, keep_eol: bool) -> Attachment:
+        self._take(self.decoder.finish(keep_eol))
+        return _attachment(self.info, self.path, self.size, self.digest.hexdigest())
+
+    def _take(self, data: bytes) -> None:
+        if data:
+            self.size += len(data)
+            self.digest.update(data)
+
+
+def _attachment(info: _Info, path: str, size: int, sha256: str) -> Attachment:
+    return Attachment(
+        name=info.name, content_type=info.content_type, path=path, size=size, sha256=sha256
+    )
+
+
+_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+@dataclass
+class _Entity:
+    """A part, or a message (the top one, or one inside message/rfc822)."""
+
+    path: str
+    depth: int
+    is_message: bool
+    default_type: str = "text/plain"
+    state: str = _HEADERS
+    header: bytearray = field(default_factory=bytearray)
+    collecting: bool = False  # the header line being read is kept
+    first_line: bool = True
+    delimiter: bytes | None = None  # b"--" + boundary, while the multipart is open
+    children: int = 0
+    child_type: str = "text/plain"
+    sink: _Sink | None = None
+    slot: int = -1  # index of its attachment in the result, reserved in document order
+
+
+def _join(path: str, number: str) -> str:
+    return f"{path}.{number}" if path else number
+
+
+class _Reader:
+    """Buffered lines, and runs of whole lines that cannot hold a boundary.
+
+    Runs let content go to the decoders in blocks instead of line by line;
+    a line is never longer than MAX_LINE (a longer one comes in pieces), so
+    memory stays bounded whatever the body holds.
+    """
+
+    def __init__(self, fp: BinaryIO) -> None:
+        self._fp = fp
+        self._buf = b""
+        self._pos = 0
+        self._eof = False
+        self.at_line_start = True
+
+    def line(self) -> bytes:
+        """The next line with its line break, a MAX_LINE piece of one, or b"" at the end."""
+        while True:
+            end = self._buf.find(b"\n", self._pos, self._pos + MAX_LINE)
+            if end != -1:
+                return self._take(end + 1)
+            if len(self._buf) - self._pos >= MAX_LINE:
+                return self._take(self._pos + MAX_LINE)
+            if not self._fill():
+                return self._take(len(self._buf))
+
+    def run(self, stop: re.Pattern[bytes] | None) -> bytes:
+        """Whole lines up to the next open delimiter (`stop`); b"" if none are buffered."""
+        if len(self._buf) - self._pos < MAX_LINE:
+            self._fill()
+        if not self.at_line_start:
+            return b""
+        end = self._next_delimiter(stop)
+        if end == -1:
+            end = self._buf.rfind(b"\n", self._pos) + 1
+        if end <= self._pos:
+            return b""
+        return self._take(end)
+
+    def _next_delimiter(self, stop: re.Pattern[bytes] | None) -> int:
+        """Start of the next line that is a delimiter, or -1.
+
+        memchr-fast for real mail; a body crafted full of `--` lines costs a
+        regex scan, never a trip through the line-by-line path per line.
+        """
+        if stop is None:
+            return -1
+        buf, pos = self._buf, self._pos
+        if buf.startswith(b"--", pos):
+            first = pos
+        else:
+            first = buf.find(b"\n--", pos)
+            if first == -1:
+                return -1
+            first += 1
+        if stop.match(buf, first):
+            return first
+        found = stop.search(buf, first)
+        return found.start() if found else -1
+
+    def _take(self, end: int) -> bytes:
+        chunk = self._buf[self._pos : end]
+        self._pos = end
+        if chunk:
+            self.at_line_start = chunk.endswith(b"\n")
+        return chunk
+
+    def _fill(self) -> bool:
+        if self._eof:
+            return False
+        data = self._fp.read(_BLOCK)
+        if not data:
+            self._eof = True
+            return False
+        self._buf = self._buf[self._pos :] + data
+        self._pos = 0
+        return True
+
+
+@functools.lru_cache(maxsize=256)
+def _stop_pattern(delimiters: tuple[bytes, ...]) -> re.Pattern[bytes] | None:
+    """Lines that are one of the open delimiters (separator or close)."""
+    if not delimiters:
+        return None
+    alternatives = b"|".join(re.escape(d) for d in sorted(set(delimiters), key=len, reverse=True))
+    return re.compile(rb"(?m)^(?:" + alternatives + rb")(?:--)?[ \t\r]*$")
+
+
+class _Walker:
+    """The boundary scanner: a stack of open entities, the innermost last."""
+
+    def __init__(self) -> None:
+        self.stack: list[_Entity] = []
+        self.found: list[Attachment | None] = []
+        self.raw_sinks: list[_Sink] = []  # named containers, in stack order
+        self.parts = 0
+        self.stopped = False
+        self.stop: re.Pattern[bytes] | None = None  # the open delimiters
+
+    def _delimiters_changed(self) -> None:
+        self.stop = _stop_pattern(tuple(e.delimiter for e in self.stack if e.delimiter))
+
+    def start(self, headers: list[tuple[str, str]]) -> None:
+        top = _Entity(path="", depth=0, is_message=True)
+        self.stack.append(top)
+        self._open_body(top, _describe(headers))
+
+    def read(self, body: BinaryIO) -> None:
+        reader = _Reader(body)
+        while not self.stopped:
+            top = self.stack[-1]
+            if top.state != _HEADERS:
+                run = reader.run(self.stop)
+                if run:
+                    self._content(top, run)
+                    continue
+            line_start = reader.at_line_start
+            chunk = reader.line()
+            if not chunk:
+                return
+            # A boundary is a whole line: never the piece of a longer one.
+            whole = line_start and (chunk.endswith(b"\n") or len(chunk) < MAX_LINE)
+            if whole and chunk.startswith(b"--") and self._delimiter(chunk):
+                continue
+            self._dispatch(chunk, line_start)
+
+    def finish(self) -> list[Attachment]:
+        self._close_from(0, at_boundary=False)
+        return [a for a in self.found if a is not None]
+
+    # -- boundaries ---------------------------------------------------------
+
+    def _delimiter(self, chunk: bytes) -> bool:
+        candidate = chunk.rstrip(b" \t\r\n")
+        for index in range(len(self.stack) - 1, -1, -1):
+            delimiter = self.stack[index].delimiter
+            if delimiter is None or not candidate.startswith(delimiter):
+                continue
+            rest = candidate[len(delimiter) :]
+            if rest in (b"", b"--"):
+                self._on_delimiter(index, rest == b"--", chunk)
+                return True
+        return False
+
+    def _on_delimiter(self, index: int, closing: bool, chunk: bytes) -> None:
+        self._close_from(index + 1, at_boundary=True)
+        self._feed_raw(chunk)
+        owner = self.stack[index]
+        if closing:
+            owner.delimiter = None  # what follows is epilogue
+            self._delimiters_changed()
+            return
+        owner.children += 1
+        child = _Entity(
+            path=_join(owner.path, str(owner.children)),
+            depth=owner.depth + 1,
+            is_message=False,
+            default_type=owner.child_type,
+        )
+        self._push(child)
+        self._delimiters_changed()
+
+    def _push(self, entity: _Entity) -> None:
+        self.parts += 1
+        if self.parts > MAX_PARTS:
+            self.stopped = True
+            return
+        self.stack.append(entity)
+
+    # -- lines --------------------------------------------------------------
+
+    def _dispatch(self, chunk: bytes, line_start: bool) -> None:
+        top = self.stack[-1]
+        if top.state == _HEADERS:
+            self._header_line(top, chunk, line_start)
+        else:
+            self._content(top, chunk)
+
+    def _content(self, top: _Entity, data: bytes) -> None:
+        self._feed_raw(data)
+        if top.state == _BODY and top.sink is not None:
+            top.sink.feed(data)
+
+    def _feed_raw(self, data: bytes) -> None:
+        for sink in self.raw_sinks:
+            sink.feed(data)
+
+    def _header_line(self, top: _Entity, line: bytes, line_start: bool) -> None:
+        if line_start:
+            kind = line_kind(line)
+            if top.first_line and top.is_message and line.startswith(b"From "):
+                kind = "mbox"  # a forwarded mailbox entry keeps its separator
+            top.first_line = False
+            if kind == "body":  # no blank line: this line already is the body
+                self._end_headers(top)
+                self._dispatch(line, line_start)
+                return
+            self._feed_raw(line)
+            if kind == "end":
+                self._end_headers(top)
+                return
+            top.collecting = kind == "field" or (kind == "continuation" and bool(top.header))
+        else:
+            self._feed_raw(line)
+        if top.collecting:
+            room = MAX_HEADER_BYTES - len(top.header)
+            top.header += line[: max(room, 0)]
+
+    def _end_headers(self, entity: _Entity) -> None:
+        info = self._header_info(entity)
+        self._open_body(entity, info)
+
+    def _header_info(self, entity: _Entity) -> _Info:
+        lines = bytes(entity.header).split(b"\n")
+        entity.header = bytearray()
+        return _describe(header_fields(lines), entity.default_type)
+
+    # -- opening and closing entities --------------------------------------
+
+    def _open_body(self, entity: _Entity, info: _Info) -> None:
+        shallow = entity.depth < MAX_DEPTH
+        if info.boundary and info.content_type.startswith("multipart/") and shallow:
+            entity.state = _CONTAINER
+            entity.delimiter = b"--" + info.boundary
+            self._delimiters_changed()
+            if info.content_type == "multipart/digest":
+                entity.child_type = "message/rfc822"
+            self._name_container(entity, info, "TEXT")
+        elif info.content_type in _MESSAGE_TYPES and info.encoding in _IDENTITY_ENCODINGS:
+            if not shallow:
+                self._open_leaf(entity, info)
+                return
+            entity.state = _CONTAINER
+            self._name_container(entity, info, "1")
+            inner = _join(entity.path, "1") if entity.is_message else entity.path
+            self._push(_Entity(path=inner, depth=entity.depth + 1, is_message=True))
+        else:
+            self._open_leaf(entity, info)
+
+    def _open_leaf(self, entity: _Entity, info: _Info) -> None:
+        entity.state = _BODY
+        if info.name:
+            path = _join(entity.path, "1") if entity.is_message else entity.path
+            entity.sink = _Sink(info, path, _decoder_for(info.encoding))
+            entity.slot = self._reserve()
+
+    def _name_container(self, entity: _Entity, info: _Info, message_suffix: str) -> None:
+        if not info.name:
+            return
+        path = _join(entity.path, message_suffix) if entity.is_message else entity.path
+        entity.sink = _Sink(info, path, _Identity())
+        entity.slot = self._reserve()
+        self.raw_sinks.append(entity.sink)
+
+    def _reserve(self) -> int:
+        self.found.append(None)
+        return len(self.found) - 1
+
+    def _close_from(self, index: int, at_boundary: bool) -> None:
+        """Close the entities from `index` up: a boundary or the end was reached."""
+        while len(self.stack) > index:
+            entity = self.stack.pop()
+            if entity.state == _HEADERS:
+                self._close_unopened(entity)
+                continue
+            if entity.sink is None:
+                continue
+            if self.raw_sinks and self.raw_sinks[-1] is entity.sink:
+                self.raw_sinks.pop()
+            # At the very end, a final line break is content unless a
+            # boundary was still owed (the break would have belonged to it).
+            keep_eol = not at_boundary and not any(e.delimiter for e in self.stack)
+            self.found[entity.slot] = entity.sink.close(keep_eol)
+
+    def _close_unopened(self, entity: _Entity) -> None:
+        """A part cut off inside its header block: named, but empty."""
+        info = self._header_info(entity)
+        if not info.name:
+            return
+        multipart = info.content_type.startswith("multipart/") and info.boundary
+        suffix = "TEXT" if multipart else "1"
+        path = _join(entity.path, suffix) if entity.is_message else entity.path
+        self.found.append(_attachment(info, path, 0, _EMPTY_SHA256))
