@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 .PHONY: test run deps apt lint wheel clean bench
 
 test: deps
-	$(VENV)/bin/ruff check mailspy tests bench
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The daemon in the foreground with the repository's rules; every log and
@@ -41,7 +41,7 @@ bench: deps
 	$(PY) bench/run.py --write docs/performance.md
 
 lint: deps
-	$(VENV)/bin/ruff check mailspy tests bench
+	$(VENV)/bin/ruff check .
 
 deps: apt $(VENV)/.installed
 
