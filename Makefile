@@ -34,7 +34,7 @@ run: deps
 	@echo "Logs and Maildirs appear under $(CURDIR)/var/. Stop with Ctrl-C."
 	@echo
 	$(MAILSPY) run -p inet:$(PORT)@127.0.0.1 -d rules.d --root $(CURDIR)/var \
-	    -f /log/mailspy -h /log/mailspy-headers
+	    -f /log/mailspy -h /log/mailspy-headers --spool-dir $(CURDIR)/var/spool
 
 # The benchmark: prints a table of ratios and writes docs/performance.md.
 bench: deps

@@ -1,26 +1,24 @@
 """A message -> its verdict -> the actions, each isolated from the others.
 
 Log lines are cheap and written before end-of-message is answered. Copies
-(pipe-to-command, archive-to-maildir) can be slow, so they are handed to a
-bounded pool of worker threads: the MTA never waits for procmail or a
-slow disk. A failing action is logged and never stops the next one.
+(pipe-to-command, archive-to-maildir) can be slow, so they are written to
+the durable spool (fsync'd, still before the answer) and delivered from
+there by worker threads: the MTA never waits for procmail or a slow disk,
+and no acknowledged copy is lost. A failing action never stops the next.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 from mailspy.actions.headers import log_headers
 from mailspy.actions.logfile import LogFiles
-from mailspy.actions.maildir import deliver
-from mailspy.actions.pipe import describe, run_pipe
 from mailspy.actions.summary import log_summary
 from mailspy.evaluate import Verdict, evaluate
 from mailspy.message.model import Message
 from mailspy.rules.compile import PlannedAction, RuleSet
+from mailspy.spool.deliver import Deliverer
+from mailspy.spool.store import Spool
 
 log = logging.getLogger("mailspy")
 
@@ -28,42 +26,28 @@ LOG_ACTIONS = ("log-summary", "log-headers")
 COPY_ACTIONS = ("pipe-to-command", "archive-to-maildir")
 
 
-@dataclass(frozen=True)
-class CopySettings:
-    pipe_timeout: float = 30.0
-    workers: int = 4
-    queue_limit: int = 1000  # messages waiting for a worker
-
-
 class Recorder:
-    """Shared by every connection: the running rules, the logs, the workers."""
+    """Shared by every connection: the running rules, the logs, the spool."""
 
-    def __init__(self, rules: RuleSet, logs: LogFiles, settings: CopySettings | None = None):
+    def __init__(self, rules: RuleSet, logs: LogFiles, spool: Spool, deliverer: Deliverer):
         self.rules = rules  # replaced whole on reload; readers take one reference
         self.logs = logs
-        self.settings = settings = settings or CopySettings()
-        self._pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="mailspy-copy")
-        self._slots = threading.BoundedSemaphore(settings.queue_limit)
+        self.spool = spool
+        self.deliverer = deliverer
 
     def record(self, message: Message) -> Verdict:
-        """Evaluate and act. Takes ownership of message.body (closed when done)."""
-        try:
-            verdict = evaluate(self.rules, message)
-        except Exception:
-            _close_body(message)
-            raise
-        copies = [a for a in verdict.actions if a.name in COPY_ACTIONS]
+        """Evaluate and act; the caller still owns (and closes) message.body."""
+        verdict = evaluate(self.rules, message)
         for action in verdict.actions:
             if action.name in LOG_ACTIONS:
                 self._guarded(self._log, action, message)
+        copies = [a for a in verdict.actions if a.name in COPY_ACTIONS]
         if copies:
-            self._queue(copies, message)
-        else:
-            _close_body(message)
+            self._spool(copies, message)
         return verdict
 
     def close(self, wait: bool = True) -> None:
-        self._pool.shutdown(wait=wait)
+        self.deliverer.stop(wait=wait)
 
     def _log(self, action: PlannedAction, message: Message) -> None:
         logfile = self.logs.get(action.target)
@@ -72,35 +56,14 @@ class Recorder:
         else:
             log_headers(logfile, message)
 
-    def _queue(self, copies: list[PlannedAction], message: Message) -> None:
-        if not self._slots.acquire(blocking=False):
-            log.error("%s: %d messages already wait for a worker; copies for %s dropped",
-                      _qid(message), self.settings.queue_limit,
-                      ", ".join(f"{a.name} {a.target}" for a in copies))
-            _close_body(message)
+    def _spool(self, copies: list[PlannedAction], message: Message) -> None:
+        try:
+            entry_id = self.spool.enqueue(message, copies)
+        except OSError as exc:
+            log.error("%s: cannot spool %s: %s; these copies are lost", _qid(message),
+                      ", ".join(f"{a.name} {a.target}" for a in copies), _reason(exc))
             return
-        try:
-            self._pool.submit(self._copy_all, copies, message)
-        except RuntimeError:  # the pool is shutting down
-            self._slots.release()
-            _close_body(message)
-            raise
-
-    def _copy_all(self, copies: list[PlannedAction], message: Message) -> None:
-        try:
-            for action in copies:
-                self._guarded(self._copy, action, message)
-        finally:
-            _close_body(message)
-            self._slots.release()
-
-    def _copy(self, action: PlannedAction, message: Message) -> None:
-        if action.name == "pipe-to-command":
-            result = run_pipe(action.target, message, timeout=self.settings.pipe_timeout)
-            if not result.ok:
-                log.error("%s: pipe-to-command %s", _qid(message), describe(result))
-        else:
-            deliver(action.target, message)
+        self.deliverer.submit(entry_id)
 
     def _guarded(self, run, action: PlannedAction, message: Message) -> None:
         try:
@@ -119,8 +82,3 @@ def _reason(exc: Exception) -> str:
         where = f" ({exc.filename})" if exc.filename else ""
         return f"{exc.strerror}{where}"
     return f"{type(exc).__name__}: {exc}"
-
-
-def _close_body(message: Message) -> None:
-    if message.body is not None:
-        message.body.close()

@@ -30,7 +30,7 @@ from mailspy.actions.clean import clean
 from mailspy.actions.copy import write_copy
 from mailspy.message.model import Message
 
-__all__ = ["PipeResult", "build_env", "describe", "run_pipe", "split_command"]
+__all__ = ["PipeResult", "build_env", "describe", "run_pipe", "split_command", "status"]
 
 STDERR_BYTES = 4096
 STDERR_LINES = 10
@@ -62,7 +62,11 @@ def split_command(command: str | Sequence[str]) -> list[str]:
     return argv
 
 
-def build_env(message: Message, base: Mapping[str, str] | None = None) -> dict[str, str]:
+def build_env(
+    message: Message,
+    base: Mapping[str, str] | None = None,
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, str]:
     """A small environment: the daemon's PATH and locale, plus the envelope.
 
     Envelope values are cleaned: no control character (a NUL would make
@@ -75,6 +79,7 @@ def build_env(message: Message, base: Mapping[str, str] | None = None) -> dict[s
     env["MAILSPY_SENDER"] = clean(envelope.sender)
     env["MAILSPY_RECIPIENTS"] = ",".join(clean(r) for r in envelope.recipients)
     env["MAILSPY_QUEUE_ID"] = clean(envelope.queue_id)
+    env.update({name: clean(value) for name, value in (extra or {}).items()})
     return env
 
 
@@ -84,13 +89,15 @@ def run_pipe(
     *,
     timeout: float = 30.0,
     env: Mapping[str, str] | None = None,
+    extra_env: Mapping[str, str] | None = None,
     tmpdir: str | None = None,
 ) -> PipeResult:
     """Run the command with the message's LF copy on stdin; never raises for
     a failing or missing program (see PipeResult), only for our own I/O.
 
     `env` replaces the daemon's environment as the source of PATH etc.;
-    `tmpdir` is where the unlinked stdin copy is spooled.
+    `extra_env` adds variables of our own (MAILSPY_SPOOL_ID); `tmpdir` is
+    where the unlinked stdin copy is spooled.
     """
     argv = split_command(command)
     started = time.monotonic()
@@ -104,7 +111,7 @@ def run_pipe(
                 stdin=stdin,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
-                env=build_env(message, env),
+                env=build_env(message, env, extra_env),
                 start_new_session=True,
             )
         except OSError as exc:
@@ -203,15 +210,20 @@ def _head_text(head: bytes) -> str:
 def describe(result: PipeResult) -> str:
     """One log line saying how the command failed (or that it succeeded)."""
     command = " ".join(shlex.quote(word) for word in result.argv)
+    return f"{clean(command)}: {status(result)}"
+
+
+def status(result: PipeResult) -> str:
+    """How the run ended, with the first lines of stderr: `exit status 3; stderr: ...`."""
     if result.timed_out:
-        status = f"timed out after {result.duration:.1f}s, killed"
+        ended = f"timed out after {result.duration:.1f}s, killed"
     elif result.returncode < 0:
-        status = f"killed by signal {_signal_name(-result.returncode)}"
+        ended = f"killed by signal {_signal_name(-result.returncode)}"
     else:
-        status = f"exit status {result.returncode}"
+        ended = f"exit status {result.returncode}"
     lines = [clean(line) for line in result.stderr_head.splitlines() if line.strip()]
     stderr = f"; stderr: {' | '.join(lines)}" if lines else ""
-    return f"{clean(command)}: {status}{stderr}"
+    return f"{ended}{stderr}"
 
 
 def _signal_name(number: int) -> str:

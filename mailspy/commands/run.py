@@ -8,8 +8,8 @@ import sys
 from mailspy.commands.check_rules import DEFAULT_RULES_DIR
 from mailspy.daemon.running_rules import RulesConfig
 from mailspy.daemon.socketspec import SocketSpecError, parse_socket
-from mailspy.dispatch import CopySettings
 from mailspy.rules.compile import Defaults
+from mailspy.spool.deliver import DeliverySettings
 
 DEFAULT_SOCKET = "unix:/var/run/mailspy/milter"
 DEFAULT_SUMMARY_LOG = "/var/log/mailspy"
@@ -34,10 +34,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="pipe every message to COMMAND (a rule placed first)")
     parser.add_argument("-u", dest="user", metavar="USER",
                         help="run as USER once the socket and the logs are open")
-    parser.add_argument("--pipe-timeout", type=float, default=30.0, metavar="SECONDS",
-                        help="kill a pipe command after this long (default: 30)")
-    parser.add_argument("--workers", type=int, default=4, metavar="N",
-                        help="pipe and Maildir copies made at once (default: 4)")
+    parser.add_argument("--spool-dir", default="/var/spool/mailspy", metavar="DIR",
+                        help="where copies wait for delivery (default: /var/spool/mailspy)")
+    d = DeliverySettings()
+    parser.add_argument("--pipe-timeout", type=float, default=d.pipe_timeout, metavar="SECONDS",
+                        help=f"kill a pipe command after this long (default: {d.pipe_timeout:g})")
+    parser.add_argument("--workers", type=int, default=d.workers, metavar="N",
+                        help=f"copies made at once (default: {d.workers})")
+    parser.add_argument("--per-target", type=int, default=d.per_target, metavar="N",
+                        help="copies made at once to one command or Maildir "
+                        f"(default: {d.per_target})")
+    parser.add_argument("--retry-base", type=float, default=d.retry_base, metavar="SECONDS",
+                        help="first retry of a temporary failure after this long, doubling "
+                        f"each time (default: {d.retry_base:g})")
+    parser.add_argument("--retry-max", type=float, default=d.retry_max, metavar="SECONDS",
+                        help=f"longest wait between retries (default: {d.retry_max:g})")
+    parser.add_argument("--max-attempts", type=int, default=d.max_attempts, metavar="N",
+                        help=f"give a copy up after N tries (default: {d.max_attempts})")
+    parser.add_argument("--max-age", type=float, default=d.max_age, metavar="SECONDS",
+                        help=f"give a copy up after this long (default: {d.max_age:g}, 5 days)")
+    parser.add_argument("--scan-interval", type=float, default=d.scan_interval,
+                        metavar="SECONDS", help="look for entries revived by `mailspy spool "
+                        f"retry` this often (default: {d.scan_interval:g})")
     parser.add_argument("--syslog", action="store_true",
                         help="send mailspy's own messages to syslog (mail facility)")
     parser.add_argument("--root", default="", metavar="DIR",
@@ -60,5 +78,10 @@ def main(args: argparse.Namespace) -> int:
     )
     rules = RulesConfig(args.rules_dir, defaults, header_log_given=args.header_log is not None,
                         pipe_command=args.pipe_command)
-    copies = CopySettings(pipe_timeout=args.pipe_timeout, workers=args.workers)
-    return run(Options(socket, rules, user=args.user, copies=copies, syslog=args.syslog))
+    delivery = DeliverySettings(
+        workers=args.workers, per_target=args.per_target, pipe_timeout=args.pipe_timeout,
+        retry_base=args.retry_base, retry_max=args.retry_max, max_attempts=args.max_attempts,
+        max_age=args.max_age, scan_interval=args.scan_interval,
+    )
+    return run(Options(socket, rules, spool_dir=args.spool_dir, user=args.user,
+                       delivery=delivery, syslog=args.syslog))

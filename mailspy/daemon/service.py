@@ -23,10 +23,12 @@ from mailspy.actions.logfile import LogFiles
 from mailspy.daemon import privileges, signals
 from mailspy.daemon.running_rules import RulesConfig, load_running_rules
 from mailspy.daemon.socketspec import SocketSpec
-from mailspy.dispatch import LOG_ACTIONS, CopySettings, Recorder
+from mailspy.dispatch import LOG_ACTIONS, Recorder
 from mailspy.milter import loop
 from mailspy.milter.adapter import MailspyMilter
 from mailspy.rules.compile import PATH_ACTIONS, RuleSet
+from mailspy.spool.deliver import Deliverer, DeliverySettings
+from mailspy.spool.store import Spool, SpoolBusyError
 
 log = logging.getLogger("mailspy")
 
@@ -35,8 +37,9 @@ log = logging.getLogger("mailspy")
 class Options:
     socket: SocketSpec
     rules: RulesConfig
+    spool_dir: str = "/var/spool/mailspy"
     user: str | None = None
-    copies: CopySettings = field(default_factory=CopySettings)
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
     syslog: bool = False
     milter_timeout: int = 600
 
@@ -71,13 +74,18 @@ class Daemon:
         except privileges.UnknownUserError as exc:
             raise StartError(str(exc)) from None
         signals.block()
+        spool = self._open_spool(account)
         self._open_logs(rules)
         self._open_socket(account)
         if account is not None:
             _import_everything()
             privileges.drop_to(account)
-        self.recorder = Recorder(rules, self.logs, self.options.copies)
+        deliverer = Deliverer(spool, self.options.delivery)
+        self.recorder = Recorder(rules, self.logs, spool, deliverer)
         MailspyMilter.recorder = self.recorder
+        deliverer.start()
+        if waiting := len(spool.ids()):
+            log.info("resuming %d spooled messages from %s", waiting, spool.root)
         signals.start({
             signal.SIGHUP: self.reload,
             signal.SIGUSR1: self.reopen_logs,
@@ -116,6 +124,8 @@ class Daemon:
 
     def reload(self) -> None:
         """SIGHUP: swap in the new rules only when all of them are valid."""
+        if self.recorder is not None:
+            self.recorder.deliverer.rescan()  # also picks up `mailspy spool retry`
         with self._reload_lock:
             try:
                 rules = self._load_rules()
@@ -161,6 +171,18 @@ class Daemon:
                     except OSError as exc:
                         raise StartError(f"{rule.position}: cannot open log {action.target} "
                                          f"for rule '{rule.name}': {exc.strerror}") from exc
+
+    def _open_spool(self, account: privileges.Account | None) -> Spool:
+        spool = Spool(self.options.spool_dir)
+        try:
+            spool.create((account.uid, account.gid) if account else None)
+            spool.lock()
+        except (OSError, SpoolBusyError) as exc:
+            raise StartError(f"cannot use the spool {spool.root}: {exc}; give another "
+                             "with --spool-dir") from exc
+        if removed := spool.clean_tmp():
+            log.info("removed %d half-written spool entries (never acknowledged)", removed)
+        return spool
 
     # -- socket --------------------------------------------------------------
 

@@ -93,6 +93,9 @@ class MailspyMilter(Milter.Base):
         except Exception:
             log.exception("%s: recording failed; the message was accepted",
                           message.envelope.queue_id or "NOQUEUE")
+        finally:
+            if message.body is not None:
+                message.body.close()
         return Milter.ACCEPT
 
     def abort(self):

@@ -65,6 +65,7 @@ class Setup:
         self.rules_dir.mkdir()
         self.summary = base / "summary.log"
         self.headers = base / "headers.log"
+        self.spool = base / "spool"
         self._milters = milters
         self._postfixes = postfixes
         self.milter: MilterProcess | None = None
@@ -78,9 +79,9 @@ class Setup:
         socket = f"inet:{port}@127.0.0.1"
         if original is None:
             args = ["run", "-p", socket, "-d", str(self.rules_dir), "-f", str(self.summary),
-                    "-h", str(self.headers), *extra]
+                    "-h", str(self.headers), "--spool-dir", str(self.spool), *extra]
         else:
-            args = ["-p", socket, *original]
+            args = ["-p", socket, *original, "--spool-dir", str(self.spool)]
         argv = [sys.executable, "-m", "mailspy", *args]
         self.milter = self._milters(argv, port=port, output=self.base / "mailspy.out")
         self.postfix = self._postfixes(self.milter.postfix_spec,
@@ -238,7 +239,8 @@ def test_a_pipe_that_outlives_its_timeout_is_killed_and_mail_flows(setup: Setup)
     postfix.wait_for(1)
     assert answered < 2  # not held for the pipe's 60 s, nor its 2 s timeout
     eventually(lambda: "timed out after" in setup.output())
-    assert f"pipe-to-command {sleeper}: timed out after 2." in setup.output()
+    assert f"pipe-to-command {sleeper} failed (attempt 1), retrying in 60s: timed out " \
+           "after 2.0s, killed" in setup.output()
     assert postfix.count_deferred() == 0
 
 
@@ -249,7 +251,9 @@ def test_a_failing_pipe_is_logged_with_its_stderr(setup: Setup) -> None:
     postfix.send("a@example.org", ["b@example.net"], ENCODED)
     postfix.wait_for(1)
     eventually(lambda: "exit status 3" in setup.output())
-    assert f"{failing} --flag: exit status 3; stderr: cannot deliver: quota" in setup.output()
+    assert f"pipe-to-command {failing} --flag failed, dead-lettered (permanent failure; " \
+           "spool entry " in setup.output()
+    assert "): exit status 3; stderr: cannot deliver: quota" in setup.output()
 
 
 def test_an_action_that_raises_is_logged_and_the_mail_accepted(setup: Setup) -> None:
@@ -270,7 +274,8 @@ def test_an_unwritable_maildir_is_logged_and_the_mail_accepted(setup: Setup) -> 
     postfix.send("a@example.org", ["b@example.net"], ENCODED)
     postfix.wait_for(1)
     eventually(lambda: "archive-to-maildir" in setup.output())
-    assert f"archive-to-maildir {blocker}/archive failed: Not a directory" in setup.output()
+    assert f"archive-to-maildir {blocker}/archive failed (attempt 1), retrying in 60s: " \
+           "Not a directory" in setup.output()
     assert len(lines(setup.summary)) == 1 and postfix.count_deferred() == 0
 
 
@@ -281,7 +286,8 @@ def test_broken_rules_stop_the_start_with_file_line_column(tmp_path: Path) -> No
     rules.mkdir()
     (rules / "a.rules").write_text('rule "a" { log-sumary }')
     done = subprocess.run([sys.executable, "-m", "mailspy", "run", "-p",
-                           f"inet:{free_port()}@127.0.0.1", "-d", str(rules)],
+                           f"inet:{free_port()}@127.0.0.1", "-d", str(rules), "--spool-dir",
+                           str(tmp_path / "spool")],
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 1
     assert f"{rules}/a.rules:1:12: error: unknown action 'log-sumary'; did you mean " \
@@ -306,7 +312,7 @@ def test_unix_socket_is_0660_and_the_daemon_runs_as_the_user(
     summary = tmp_path / "summary.log"  # in a root-only folder: opened before the drop
     path = socket_dir / "mailspy.sock"
     argv = [sys.executable, "-m", "mailspy", "run", "-p", f"unix:{path}", "-d", str(rules),
-            "-f", str(summary), "-u", "postfix"]
+            "-f", str(summary), "-u", "postfix", "--spool-dir", str(socket_dir / "spool")]
     milter = milter_factory(argv, socket_path=path, output=tmp_path / "mailspy.out")
 
     info = path.stat()
@@ -339,8 +345,14 @@ def test_a_live_socket_is_not_stolen_and_a_stale_one_is_replaced(
     rules = tmp_path / "rules.d"
     rules.mkdir()
     argv = [sys.executable, "-m", "mailspy", "run", "-p", f"unix:{path}", "-d", str(rules),
-            "-f", str(tmp_path / "s.log")]
+            "-f", str(tmp_path / "s.log"), "--spool-dir", str(tmp_path / "spool")]
     milter_factory(argv, socket_path=path, output=tmp_path / "first.out")
-    second = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    other_spool = [*argv[:-1], str(tmp_path / "spool2")]
+    second = subprocess.run(other_spool, capture_output=True, text=True, timeout=30)
     assert second.returncode == 1
     assert f"another milter is listening on {path}" in second.stderr
+    other_socket = [*argv]
+    other_socket[5] = f"unix:{socket_dir}/other.sock"
+    third = subprocess.run(other_socket, capture_output=True, text=True, timeout=30)
+    assert third.returncode == 1
+    assert f"another mailspy is using the spool {tmp_path}/spool" in third.stderr

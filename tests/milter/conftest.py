@@ -11,10 +11,12 @@ import pytest
 from Milter.testctx import TestCtx
 
 from mailspy.actions.logfile import LogFiles
-from mailspy.dispatch import CopySettings, Recorder
+from mailspy.dispatch import Recorder
 from mailspy.milter.adapter import MailspyMilter
 from mailspy.rules.compile import Defaults
 from mailspy.rules.load import load_rules
+from mailspy.spool.deliver import Deliverer, DeliverySettings
+from mailspy.spool.store import Spool
 
 
 class FakeMTA:
@@ -55,7 +57,11 @@ def daemon(tmp_path: Path):
         summary, headers = tmp_path / "summary.log", tmp_path / "headers.log"
         result = load_rules(rules_dir, defaults=Defaults(str(summary), str(headers)))
         assert result.ok, result.diagnostics
-        recorder = Recorder(result.rules, LogFiles(), CopySettings(**settings))
+        spool = Spool(tmp_path / "spool")
+        spool.create()
+        deliverer = Deliverer(spool, DeliverySettings(**{"retry_base": 0.2, **settings}))
+        deliverer.start()
+        recorder = Recorder(result.rules, LogFiles(), spool, deliverer)
         MailspyMilter.recorder = recorder
         recorders.append(recorder)
         return recorder, summary, headers

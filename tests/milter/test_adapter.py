@@ -140,7 +140,7 @@ def test_eom_is_answered_while_a_slow_pipe_runs(daemon, tmp_path):
     answered = time.monotonic() - started
     assert rc == Milter.ACCEPT
     assert not marker.exists()  # the pipe was still running when eom was answered
-    recorder.close(wait=True)
+    assert recorder.deliverer.wait_idle(10)
     assert marker.exists()
     assert answered < 2  # far below the pipe's own 2 s (not a timing claim: a sanity bound)
 
@@ -150,8 +150,9 @@ def test_a_body_file_is_closed_once_its_copies_are_made(daemon, tmp_path):
     opened_before = len(os.listdir("/proc/self/fd"))
     for _ in range(20):
         FakeMTA().send("<a@x>", ["<b@y>"], HEADERS, b"x" * 300_000)
-    recorder.close(wait=True)
+    assert recorder.deliverer.wait_idle(20)
     assert len(os.listdir(tmp_path / "md" / "new")) == 20
+    assert recorder.spool.ids() == []  # delivered entries leave the spool
     assert len(os.listdir("/proc/self/fd")) <= opened_before + 2
 
 

@@ -1,0 +1,231 @@
+"""Workers that deliver spooled copies, retrying temporary failures with backoff.
+
+A pipe that exits 75 (EX_TEMPFAIL), is killed or times out, and a Maildir
+that cannot be written (disk full, read-only, permissions) are retried after
+`retry_base`, doubling up to `retry_max`; after `max_attempts` tries or
+`max_age` seconds the copy is given up and its entry moves to dead/. Other
+pipe failures are given up at once (`mailspy spool retry` brings them back).
+Each target runs at most `per_target` copies at once, so one slow command
+cannot take every worker.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import threading
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from mailspy.actions.maildir import deliver
+from mailspy.actions.pipe import run_pipe, status
+from mailspy.message.model import Message
+from mailspy.spool.entry import DEAD, DONE, PENDING, Job, Meta
+from mailspy.spool.store import QUEUE, Spool
+
+log = logging.getLogger("mailspy")
+
+EX_TEMPFAIL = 75
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    workers: int = 4
+    per_target: int = 2
+    pipe_timeout: float = 30.0
+    retry_base: float = 60.0
+    retry_max: float = 3600.0
+    max_attempts: int = 10
+    max_age: float = 5 * 86400.0
+    scan_interval: float = 30.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    temporary: bool = False
+    reason: str = ""
+
+
+def run_copy(job: Job, message: Message, key: str, settings: DeliverySettings) -> Outcome:
+    """Make one copy; never raises for a failing target, only reports."""
+    if job.action == "pipe-to-command":
+        result = run_pipe(job.target, message, timeout=settings.pipe_timeout,
+                          extra_env={"MAILSPY_SPOOL_ID": key})
+        if result.ok:
+            return Outcome(True)
+        temporary = result.timed_out or result.returncode in (EX_TEMPFAIL,) \
+            or result.returncode < 0
+        return Outcome(False, temporary, status(result))
+    try:
+        deliver(job.target, message, key=key)
+    except OSError as exc:
+        return Outcome(False, True, f"{exc.strerror or exc} ({exc.filename or job.target})")
+    return Outcome(True)
+
+
+class Deliverer:
+    """Schedules queued entries onto a pool of worker threads."""
+
+    def __init__(self, spool: Spool, settings: DeliverySettings) -> None:
+        self.spool = spool
+        self.settings = settings
+        self._pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="mailspy-copy")
+        self._free = threading.Semaphore(settings.workers)
+        self._due: list[tuple[float, str]] = []
+        self._known: set[str] = set()  # in _due or being worked on
+        self._wakeup = threading.Condition()
+        self._targets: dict[tuple[str, str], threading.Semaphore] = defaultdict(
+            lambda: threading.BoundedSemaphore(settings.per_target))
+        self._targets_lock = threading.Lock()
+        self._stopping = False
+        self._idle = threading.Condition()
+        self._busy = 0
+        self._thread = threading.Thread(target=self._schedule, name="mailspy-spool", daemon=True)
+
+    def start(self) -> None:
+        self.rescan()
+        self._thread.start()
+
+    def submit(self, entry_id: str, when: float = 0.0) -> None:
+        with self._wakeup:
+            if entry_id in self._known:
+                return
+            self._known.add(entry_id)
+            heapq.heappush(self._due, (when, entry_id))
+            self._wakeup.notify()
+
+    def rescan(self) -> int:
+        """Pick up entries we do not know: left by a crash, or revived by the CLI."""
+        ids = self.spool.ids(QUEUE)
+        for entry_id in ids:
+            self.submit(entry_id)
+        return len(ids)
+
+    def stop(self, wait: bool = True) -> None:
+        with self._wakeup:
+            self._stopping = True
+            self._wakeup.notify()
+        self._thread.join(timeout=5)
+        self._pool.shutdown(wait=wait)
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """True once nothing is due now and no worker is busy (for tests and shutdown)."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._busy or self._due_now():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._idle.wait(min(remaining, 0.05))
+        return True
+
+    def _due_now(self) -> bool:
+        with self._wakeup:
+            return bool(self._due) and self._due[0][0] <= time.time()
+
+    # -- the scheduler thread ------------------------------------------------
+
+    def _schedule(self) -> None:
+        next_scan = time.monotonic() + self.settings.scan_interval
+        while True:
+            entry_id = self._next_due(next_scan)
+            if entry_id is None:
+                if self._stopping:
+                    return
+                if time.monotonic() >= next_scan:
+                    self.rescan()
+                    next_scan = time.monotonic() + self.settings.scan_interval
+                continue
+            self._free.acquire()
+            with self._idle:
+                self._busy += 1
+            self._pool.submit(self._work, entry_id)
+
+    def _next_due(self, next_scan: float) -> str | None:
+        with self._wakeup:
+            if self._stopping:
+                return None
+            if self._due and self._due[0][0] <= time.time():
+                return heapq.heappop(self._due)[1]
+            wait = next_scan - time.monotonic()
+            if self._due:
+                wait = min(wait, self._due[0][0] - time.time())
+            self._wakeup.wait(max(0.01, wait))
+            return None
+
+    # -- a worker ------------------------------------------------------------
+
+    def _work(self, entry_id: str) -> None:
+        retry_at = None
+        try:
+            retry_at = self._deliver_entry(entry_id)
+        except Exception:
+            log.exception("spool entry %s: delivery failed; retrying later", entry_id)
+            retry_at = time.time() + self.settings.retry_base
+        finally:
+            with self._wakeup:
+                self._known.discard(entry_id)
+            if retry_at is not None and not self._stopping:
+                self.submit(entry_id, retry_at)
+            self._free.release()
+            with self._idle:
+                self._busy -= 1
+                self._idle.notify_all()
+
+    def _deliver_entry(self, entry_id: str) -> float | None:
+        """Run what is due; the time to come back, or None when the entry is settled."""
+        with self.spool.hold(entry_id) as meta:
+            if meta is None:
+                return None
+            message = self.spool.open_message(meta)
+            try:
+                for index, job in enumerate(meta.jobs):
+                    if job.state == PENDING and job.next_try <= time.time():
+                        self._deliver_job(meta, index, job, message)
+            finally:
+                if message.body is not None:
+                    message.body.close()
+            if self.spool.settle(meta) != QUEUE:
+                return None
+            return min(j.next_try for j in meta.pending)
+
+    def _deliver_job(self, meta: Meta, index: int, job: Job, message: Message) -> None:
+        target = self._target(job)
+        if not target.acquire(blocking=False):
+            job.next_try = time.time() + 0.5  # busy with other copies: come back soon
+            return
+        try:
+            outcome = run_copy(job, message, f"{meta.id}.{index}", self.settings)
+        finally:
+            target.release()
+        self._record(meta, job, outcome)
+        self.spool.save(meta)
+
+    def _record(self, meta: Meta, job: Job, outcome: Outcome) -> None:
+        qid = meta.envelope.get("queue_id") or "NOQUEUE"
+        job.attempts += 1
+        if outcome.ok:
+            job.state, job.last_error = DONE, ""
+            return
+        job.last_error = outcome.reason
+        age = time.time() - meta.created
+        if outcome.temporary and job.attempts < self.settings.max_attempts \
+                and age < self.settings.max_age:
+            delay = min(self.settings.retry_base * 2 ** (job.attempts - 1),
+                        self.settings.retry_max)
+            job.next_try = time.time() + delay
+            log.warning("%s: %s %s failed (attempt %d), retrying in %ds: %s", qid, job.action,
+                        job.target, job.attempts, delay, outcome.reason)
+            return
+        job.state = DEAD
+        why = "permanent failure" if not outcome.temporary else \
+            f"gave up after {job.attempts} attempts"
+        log.error("%s: %s %s failed, dead-lettered (%s; spool entry %s): %s", qid, job.action,
+                  job.target, why, meta.id, outcome.reason)
+
+    def _target(self, job: Job) -> threading.Semaphore:
+        with self._targets_lock:
+            return self._targets[(job.action, job.target)]
