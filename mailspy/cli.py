@@ -34,6 +34,18 @@ def build_parser() -> argparse.ArgumentParser:
                       help="envelope recipient, once per recipient (default: To: and Cc:)")
     test.add_argument("--json", action="store_true", help="print one JSON object")
     test.add_argument("message", metavar="MESSAGE_FILE")
+    spool = commands.add_parser("spool", help="list, retry or drop spooled copies")
+    spool.add_argument("--spool-dir", default="/var/spool/mailspy", metavar="DIR",
+                       help="the daemon's --spool-dir (default: /var/spool/mailspy)")
+    verbs = spool.add_subparsers(dest="verb", metavar="VERB")
+    listing = verbs.add_parser("list", help="every queued and dead entry (the default)")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    again = verbs.add_parser("retry", help="deliver dead or waiting entries again")
+    again.add_argument("ids", nargs="*", metavar="ID")
+    again.add_argument("--all", action="store_true", help="every entry")
+    gone = verbs.add_parser("drop", help="delete entries")
+    gone.add_argument("ids", nargs="*", metavar="ID")
+    gone.add_argument("--all-dead", action="store_true", help="every dead entry")
     return parser
 
 
@@ -63,6 +75,16 @@ def main(argv: list[str] | None = None) -> int:
 
         return test_rules.main(args.rules_dir, [], args.message, args.sender,
                                args.recipients, args.json)
+    if args.command == "spool":
+        from mailspy.commands import spool
+        from mailspy.spool.store import Spool
+
+        store = Spool(args.spool_dir)
+        if args.verb == "retry":
+            return spool.retry(store, args.ids, args.all)
+        if args.verb == "drop":
+            return spool.drop(store, args.ids, args.all_dead)
+        return spool.list_entries(store, getattr(args, "json", False))
     if args.command == "run":
         from mailspy.commands import run
 

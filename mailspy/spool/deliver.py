@@ -74,15 +74,13 @@ class Deliverer:
         self.settings = settings
         self._pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="mailspy-copy")
         self._free = threading.Semaphore(settings.workers)
+        self._state = threading.Condition()  # guards everything below
         self._due: list[tuple[float, str]] = []
         self._known: set[str] = set()  # in _due or being worked on
-        self._wakeup = threading.Condition()
+        self._busy = 0
+        self._stopping = False
         self._targets: dict[tuple[str, str], threading.Semaphore] = defaultdict(
             lambda: threading.BoundedSemaphore(settings.per_target))
-        self._targets_lock = threading.Lock()
-        self._stopping = False
-        self._idle = threading.Condition()
-        self._busy = 0
         self._thread = threading.Thread(target=self._schedule, name="mailspy-spool", daemon=True)
 
     def start(self) -> None:
@@ -90,12 +88,12 @@ class Deliverer:
         self._thread.start()
 
     def submit(self, entry_id: str, when: float = 0.0) -> None:
-        with self._wakeup:
+        with self._state:
             if entry_id in self._known:
                 return
             self._known.add(entry_id)
             heapq.heappush(self._due, (when, entry_id))
-            self._wakeup.notify()
+            self._state.notify_all()
 
     def rescan(self) -> int:
         """Pick up entries we do not know: left by a crash, or revived by the CLI."""
@@ -105,55 +103,52 @@ class Deliverer:
         return len(ids)
 
     def stop(self, wait: bool = True) -> None:
-        with self._wakeup:
+        """Start nothing new; with `wait`, finish the copies under way."""
+        with self._state:
             self._stopping = True
-            self._wakeup.notify()
+            self._state.notify_all()
         self._thread.join(timeout=5)
         self._pool.shutdown(wait=wait)
 
-    def wait_idle(self, timeout: float = 30.0) -> bool:
-        """True once nothing is due now and no worker is busy (for tests and shutdown)."""
+    def wait_idle(self, timeout: float = 30.0, horizon: float = 1.0) -> bool:
+        """True once no worker is busy and nothing is due within `horizon` seconds
+        (a copy waiting for a busy target comes back sooner than that)."""
         deadline = time.monotonic() + timeout
-        with self._idle:
-            while self._busy or self._due_now():
+        with self._state:
+            while self._busy or (self._due and self._due[0][0] <= time.time() + horizon):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
-                self._idle.wait(min(remaining, 0.05))
+                self._state.wait(min(remaining, 0.05))
         return True
-
-    def _due_now(self) -> bool:
-        with self._wakeup:
-            return bool(self._due) and self._due[0][0] <= time.time()
 
     # -- the scheduler thread ------------------------------------------------
 
     def _schedule(self) -> None:
         next_scan = time.monotonic() + self.settings.scan_interval
-        while True:
-            entry_id = self._next_due(next_scan)
-            if entry_id is None:
-                if self._stopping:
-                    return
-                if time.monotonic() >= next_scan:
-                    self.rescan()
-                    next_scan = time.monotonic() + self.settings.scan_interval
-                continue
+        while not self._stopping:
             self._free.acquire()
-            with self._idle:
-                self._busy += 1
-            self._pool.submit(self._work, entry_id)
+            entry_id = self._take_due(next_scan)
+            if entry_id is not None:
+                self._pool.submit(self._work, entry_id)
+                continue
+            self._free.release()
+            if time.monotonic() >= next_scan:
+                self.rescan()
+                next_scan = time.monotonic() + self.settings.scan_interval
 
-    def _next_due(self, next_scan: float) -> str | None:
-        with self._wakeup:
+    def _take_due(self, next_scan: float) -> str | None:
+        """The next due entry (now counted busy), or None after waiting a while."""
+        with self._state:
             if self._stopping:
                 return None
             if self._due and self._due[0][0] <= time.time():
+                self._busy += 1
                 return heapq.heappop(self._due)[1]
             wait = next_scan - time.monotonic()
             if self._due:
                 wait = min(wait, self._due[0][0] - time.time())
-            self._wakeup.wait(max(0.01, wait))
+            self._state.wait(max(0.01, wait))
             return None
 
     # -- a worker ------------------------------------------------------------
@@ -166,14 +161,13 @@ class Deliverer:
             log.exception("spool entry %s: delivery failed; retrying later", entry_id)
             retry_at = time.time() + self.settings.retry_base
         finally:
-            with self._wakeup:
+            with self._state:
                 self._known.discard(entry_id)
+                self._busy -= 1
+                self._state.notify_all()
             if retry_at is not None and not self._stopping:
                 self.submit(entry_id, retry_at)
             self._free.release()
-            with self._idle:
-                self._busy -= 1
-                self._idle.notify_all()
 
     def _deliver_entry(self, entry_id: str) -> float | None:
         """Run what is due; the time to come back, or None when the entry is settled."""
@@ -227,5 +221,5 @@ class Deliverer:
                   job.target, why, meta.id, outcome.reason)
 
     def _target(self, job: Job) -> threading.Semaphore:
-        with self._targets_lock:
+        with self._state:
             return self._targets[(job.action, job.target)]

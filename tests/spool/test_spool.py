@@ -1,0 +1,227 @@
+"""The spool keeps every acknowledged copy until it is delivered or given up."""
+
+from __future__ import annotations
+
+import mailbox
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from mailspy.spool.entry import DEAD, DONE, PENDING
+from mailspy.spool.store import DEAD_DIR, Spool, SpoolBusyError
+
+from .conftest import maildir, make_message, pipe
+
+
+def eventually(check, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.05)
+
+
+def script(path: Path, text: str) -> Path:
+    path.write_text("#!/bin/sh\n" + text)
+    path.chmod(0o755)
+    return path
+
+
+def test_an_entry_holds_body_headers_and_envelope_byte_for_byte(spool: Spool, tmp_path):
+    message = make_message(body=b"\x00\xff binary\r\n" * 3)
+    entry_id = spool.enqueue(message, [maildir(tmp_path / "md")])
+    assert spool.ids() == [entry_id]
+    with spool.hold(entry_id) as meta:
+        copy = spool.open_message(meta)
+    assert copy.headers == message.headers
+    assert copy.body.read() == b"\x00\xff binary\r\n" * 3
+    assert (copy.envelope, copy.body_size, copy.received_at) == \
+        (message.envelope, message.body_size, message.received_at)
+    assert [(j.action, j.target, j.state) for j in meta.jobs] == \
+        [("archive-to-maildir", str(tmp_path / "md"), PENDING)]
+    copy.body.close()
+
+
+def test_entries_are_listed_oldest_first(spool: Spool, tmp_path):
+    ids = [spool.enqueue(make_message(str(i)), [maildir(tmp_path / "md")]) for i in range(5)]
+    assert spool.ids() == ids
+
+
+def test_a_half_written_entry_never_reaches_the_queue(spool: Spool, tmp_path, monkeypatch):
+    def crash(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("mailspy.spool.store._write_synced", crash)
+    with pytest.raises(OSError):
+        spool.enqueue(make_message(), [maildir(tmp_path / "md")])
+    assert spool.ids() == []
+    assert list((spool.root / "tmp").iterdir()) == []
+
+
+def test_leftovers_of_a_crash_during_enqueue_are_cleaned_at_start(spool: Spool):
+    (spool.root / "tmp" / "123.4.5").mkdir()
+    (spool.root / "tmp" / "123.4.5" / "body").write_bytes(b"partial")
+    assert spool.clean_tmp() == 1
+    assert list((spool.root / "tmp").iterdir()) == []
+
+
+def test_one_daemon_per_spool(spool: Spool):
+    spool.lock()
+    with pytest.raises(SpoolBusyError, match="another mailspy is using the spool"):
+        Spool(spool.root).lock()
+
+
+def test_a_copy_is_delivered_and_the_entry_removed(spool: Spool, deliverers, tmp_path):
+    deliverer = deliverers()
+    entry_id = spool.enqueue(make_message(), [maildir(tmp_path / "md")])
+    deliverer.submit(entry_id)
+    assert deliverer.wait_idle(10)
+    [copy] = mailbox.Maildir(tmp_path / "md", create=False)
+    assert copy["Subject"] == "hello"
+    assert copy.get_all("X-Mailspy-Envelope-To") == ["<bob@example.net>", "<cc@example.net>"]
+    assert copy.get_payload() == "line one\nline two\n"
+    assert spool.ids() == [] and spool.ids(DEAD_DIR) == []
+
+
+def test_what_the_spool_holds_at_start_is_delivered(spool: Spool, deliverers, tmp_path):
+    for i in range(3):
+        spool.enqueue(make_message(f"m{i}"), [maildir(tmp_path / "md")])
+    deliverer = deliverers()  # start() rescans the queue, as a restarted daemon does
+    assert deliverer.wait_idle(10)
+    subjects = sorted(m["Subject"] for m in mailbox.Maildir(tmp_path / "md", create=False))
+    assert subjects == ["m0", "m1", "m2"]
+
+
+def test_a_redelivery_after_a_crash_writes_no_second_copy(spool: Spool, deliverers, tmp_path):
+    from mailspy.actions.maildir import deliver
+
+    entry_id = spool.enqueue(make_message(), [maildir(tmp_path / "md")])
+    with spool.hold(entry_id) as meta:
+        message = spool.open_message(meta)
+        deliver(tmp_path / "md", message, key=f"{entry_id}.0")  # delivered, then "kill -9"
+        message.body.close()
+    deliverer = deliverers()
+    assert deliverer.wait_idle(10)
+    assert len(list(mailbox.Maildir(tmp_path / "md", create=False))) == 1
+    assert spool.ids() == []
+
+
+def test_a_temporary_failure_is_retried_until_it_succeeds(spool: Spool, deliverers, tmp_path):
+    parent = tmp_path / "disk"
+    parent.write_text("not mounted yet")  # a file where the directory should be: ENOTDIR
+    entry_id = spool.enqueue(make_message(), [maildir(parent / "md")])
+    deliverer = deliverers(max_attempts=50)
+    deliverer.submit(entry_id)
+
+    def attempts() -> int:
+        with spool.hold(entry_id) as meta:
+            return meta.jobs[0].attempts if meta else -1
+
+    eventually(lambda: attempts() >= 2)
+    with spool.hold(entry_id) as meta:
+        assert meta.jobs[0].state == PENDING
+        assert "Not a directory" in meta.jobs[0].last_error
+    parent.unlink()
+    parent.mkdir()  # the disk is back
+    eventually(lambda: spool.ids() == [])
+    assert len(list(mailbox.Maildir(parent / "md", create=False))) == 1
+
+
+def test_a_copy_is_given_up_after_max_attempts(spool: Spool, deliverers, tmp_path, caplog):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    entry_id = spool.enqueue(make_message(), [maildir(blocker / "md")])
+    deliverer = deliverers(max_attempts=3)
+    deliverer.submit(entry_id)
+    eventually(lambda: spool.ids(DEAD_DIR) == [entry_id])
+    with spool.hold(entry_id, DEAD_DIR) as meta:
+        assert (meta.jobs[0].state, meta.jobs[0].attempts) == (DEAD, 3)
+    assert "gave up after 3 attempts" in caplog.text
+
+
+def test_a_copy_older_than_max_age_is_given_up(spool: Spool, deliverers, tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    entry_id = spool.enqueue(make_message(), [maildir(blocker / "md")])
+    deliverer = deliverers(max_age=0.0)
+    deliverer.submit(entry_id)
+    eventually(lambda: spool.ids(DEAD_DIR) == [entry_id])
+
+
+def test_a_pipe_exiting_75_is_retried_other_failures_are_dead_at_once(spool, deliverers,
+                                                                       tmp_path):
+    count = tmp_path / "count"
+    tempfail = script(tmp_path / "tempfail", f"echo x >> {count}\n"
+                      f"[ $(wc -l < {count}) -ge 3 ] && exit 0\nexit 75\n")
+    failing = script(tmp_path / "failing", "echo broken >&2\nexit 1\n")
+    ok_id = spool.enqueue(make_message("t"), [pipe(str(tempfail))])
+    dead_id = spool.enqueue(make_message("f"), [pipe(str(failing))])
+    deliverer = deliverers()
+    deliverer.submit(ok_id)
+    deliverer.submit(dead_id)
+    eventually(lambda: spool.ids() == [])
+    assert count.read_text() == "x\nx\nx\n"
+    assert spool.ids(DEAD_DIR) == [dead_id]
+    with spool.hold(dead_id, DEAD_DIR) as meta:
+        assert (meta.jobs[0].attempts, meta.jobs[0].last_error) == \
+            (1, "exit status 1; stderr: broken")
+
+
+def test_each_copy_of_an_entry_has_its_own_state(spool: Spool, deliverers, tmp_path):
+    failing = script(tmp_path / "failing", "exit 2\n")
+    entry_id = spool.enqueue(make_message(), [pipe(str(failing)), maildir(tmp_path / "md")])
+    deliverer = deliverers()
+    deliverer.submit(entry_id)
+    eventually(lambda: spool.ids(DEAD_DIR) == [entry_id])
+    with spool.hold(entry_id, DEAD_DIR) as meta:
+        assert [j.state for j in meta.jobs] == [DEAD, DONE]
+    assert len(list(mailbox.Maildir(tmp_path / "md", create=False))) == 1
+
+
+def test_a_revived_entry_delivers_only_what_was_dead(spool: Spool, deliverers, tmp_path):
+    flag = tmp_path / "fixed"
+    fixable = script(tmp_path / "fixable", f"[ -e {flag} ] || exit 1\ncat > {tmp_path}/out\n")
+    entry_id = spool.enqueue(make_message(), [pipe(str(fixable)), maildir(tmp_path / "md")])
+    deliverer = deliverers()
+    deliverer.submit(entry_id)
+    eventually(lambda: spool.ids(DEAD_DIR) == [entry_id])
+    flag.touch()
+    with spool.hold(entry_id, DEAD_DIR) as meta:
+        spool.revive(meta)
+    deliverer.rescan()
+    eventually(lambda: spool.ids() == [] and spool.ids(DEAD_DIR) == [])
+    assert (tmp_path / "out").read_bytes().endswith(b"line one\nline two\n")
+    assert len(list(mailbox.Maildir(tmp_path / "md", create=False))) == 1
+
+
+def test_pipes_see_the_spool_id_to_deduplicate(spool: Spool, deliverers, tmp_path):
+    env = tmp_path / "env"
+    dump = script(tmp_path / "dump", f"env > {env}\n")
+    entry_id = spool.enqueue(make_message(), [pipe(str(dump))])
+    deliverers().submit(entry_id)
+    eventually(lambda: env.exists() and "MAILSPY_SPOOL_ID" in env.read_text())
+    assert f"MAILSPY_SPOOL_ID={entry_id}.0\n" in env.read_text()
+    assert "MAILSPY_QUEUE_ID=Q1\n" in env.read_text()
+
+
+def test_one_slow_target_runs_at_most_per_target_copies_at_once(spool, deliverers, tmp_path):
+    log = tmp_path / "log"
+    slow = script(tmp_path / "slow", f"echo start >> {log}\nsleep 0.3\necho end >> {log}\n")
+    deliverer = deliverers(workers=4, per_target=1)
+    for i in range(4):
+        deliverer.submit(spool.enqueue(make_message(str(i)), [pipe(str(slow))]))
+    eventually(lambda: spool.ids() == [], timeout=20)
+    assert log.read_text() == "start\nend\n" * 4  # never two starts in a row
+
+
+def test_a_slow_target_does_not_hold_up_the_others(spool, deliverers, tmp_path):
+    slow = script(tmp_path / "slow", "sleep 3\n")
+    deliverer = deliverers(workers=2, per_target=1)
+    deliverer.submit(spool.enqueue(make_message("slow"), [pipe(str(slow))]))
+    time.sleep(0.2)
+    started = time.monotonic()
+    deliverer.submit(spool.enqueue(make_message("fast"), [maildir(tmp_path / "md")]))
+    eventually(lambda: (tmp_path / "md" / "new").exists()
+               and len(os.listdir(tmp_path / "md" / "new")) == 1)
+    assert time.monotonic() - started < 3
