@@ -105,6 +105,7 @@ class Daemon:
                 self.recorder.close(wait=True)
             self.logs.close_all()
             self._remove_socket()
+        log.info("%s", MailspyMilter.answer_times.summary())
         log.info("stopped")
         return 0
 

@@ -15,6 +15,7 @@ from typing import ClassVar
 import Milter
 
 from mailspy.dispatch import Recorder
+from mailspy.milter.timing import AnswerTimes
 from mailspy.message.model import Envelope, Message
 
 log = logging.getLogger("mailspy")
@@ -27,6 +28,7 @@ class MailspyMilter(Milter.Base):
 
     recorder: ClassVar[Recorder | None] = None
     spool_dir: ClassVar[str | None] = None
+    answer_times: ClassVar[AnswerTimes] = AnswerTimes()
 
     def __init__(self) -> None:
         self._client_name = ""
@@ -83,6 +85,13 @@ class MailspyMilter(Milter.Base):
         return Milter.CONTINUE
 
     def eom(self):
+        started = time.perf_counter()
+        try:
+            return self._end_of_message()
+        finally:
+            self.answer_times.add(time.perf_counter() - started)
+
+    def _end_of_message(self):
         message, self._message = self._message, None
         if message is None or self.recorder is None:
             return Milter.ACCEPT
