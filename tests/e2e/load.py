@@ -13,6 +13,7 @@ Short form: tests/e2e/test_load.py (CI). Long form, on demand:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import mailbox
 import os
@@ -356,10 +357,8 @@ def _connect(port: int) -> smtplib.SMTP:
 
 
 def _quietly(action) -> None:
-    try:
+    with contextlib.suppress(smtplib.SMTPException, OSError):
         action()
-    except (smtplib.SMTPException, OSError):
-        pass
 
 
 def main() -> int:
