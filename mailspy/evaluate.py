@@ -10,14 +10,34 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from mailspy.message.decode import decode_header_value
 from mailspy.message.model import Message
 from mailspy.rules.compile import CompiledRule, FieldKey, PlannedAction, RuleSet, fold
+
+
+def _domain(address: str) -> tuple[str, ...]:
+    return (address.rpartition("@")[2],) if "@" in address else ()
+
+
+def _present(value: str) -> tuple[str, ...]:
+    return (value,) if value else ()
+
 
 _EXTRACT: dict[str, Callable[[Message, str | None], tuple]] = {
     "sender": lambda m, _: (m.envelope.sender,),
     "recipient": lambda m, _: tuple(m.envelope.recipients),
     "subject": lambda m, _: (m.subject,),
     "attachment": lambda m, _: tuple(a.name for a in m.attachments),
+    "header": lambda m, name: tuple(decode_header_value(v) for v in m.header_values(name or "")),
+    "sender-domain": lambda m, _: _domain(m.envelope.sender),
+    "recipient-domain": lambda m, _: tuple(d for r in m.envelope.recipients for d in _domain(r)),
+    "client-address": lambda m, _: _present(m.envelope.client_address),
+    "client-name": lambda m, _: (m.envelope.client_name,),
+    "helo": lambda m, _: (m.envelope.helo,),
+    "auth-user": lambda m, _: (m.envelope.auth_user,),
+    "size": lambda m, _: (m.body_size,),
+    "attachment-type": lambda m, _: tuple(a.content_type for a in m.attachments),
+    "archive-member": lambda m, _: tuple(n for a in m.attachments for n in a.members),
 }
 
 

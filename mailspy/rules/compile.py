@@ -8,6 +8,7 @@ values through a `Values` object that computes each field once per message.
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 import operator
 import re
 from collections.abc import Callable, Iterable
@@ -16,7 +17,8 @@ from typing import Protocol
 
 from mailspy.diagnostics import Diagnostic, Position, error
 from mailspy.rules.ast import Action, All, Any, Condition, Not, Regex, Rule, Test
-from mailspy.rules.transform import REGEX_FLAGS
+from mailspy.rules.transform import REGEX_FLAGS, network_problem
+from mailspy.rules.vocabulary import FIELDS
 
 FieldKey = tuple[str, str | None]  # ("header", "X-Spam") or ("sender", None)
 
@@ -114,7 +116,7 @@ _COMPARE = {">": operator.gt, "<": operator.lt, ">=": operator.ge, "<=": operato
 class _Compiler:
     def __init__(self) -> None:
         self.diagnostics: list[Diagnostic] = []
-        self._lists: dict[str, frozenset[str]] = {}
+        self._lists: dict[str, tuple[str, ...]] = {}
 
     def rule(self, rule: Rule, defaults: Defaults) -> CompiledRule:
         fields: set[FieldKey] = set()
@@ -154,16 +156,35 @@ class _Compiler:
                 return lambda values: False  # reported by the transformer
             return lambda values: any(regex.search(v) for v in values.raw(key))
         if op in ("in", "in-file"):
-            texts = self._read_list(value, test.position) if op == "in-file" else \
-                frozenset(fold(v) for v in value)
+            entries = self._read_list(value, test.position) if op == "in-file" else value
+            spec = FIELDS.get(key[0])
+            if spec is not None and spec.kind == "address":
+                # an inline list was checked by the transformer; a file is checked here
+                where = test.position if op == "in-file" else None
+                networks = self._networks(entries, where)
+                return lambda values: any(in_networks(v, networks) for v in values.raw(key))
+            texts = frozenset(fold(v) for v in entries)
             return lambda values: not texts.isdisjoint(values.folded(key))
         compare = _COMPARE[op]
         return lambda values: any(compare(v, value) for v in values.raw(key))
 
-    def _read_list(self, path: str, where: Position) -> frozenset[str]:
+    def _read_list(self, path: str, where: Position) -> tuple[str, ...]:
+        """A list file's entries, read once per load (so SIGHUP re-reads it)."""
+        if not path.startswith("/"):
+            return ()  # reported by the transformer
         if path not in self._lists:
-            self._lists[path] = frozenset(fold(v) for v in self._list_lines(path, where))
+            self._lists[path] = tuple(self._list_lines(path, where))
         return self._lists[path]
+
+    def _networks(self, entries, where: Position | None) -> tuple:
+        networks = []
+        for entry in entries:
+            try:
+                networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+            except ValueError:
+                if where is not None:
+                    self.diagnostics.append(error(where, network_problem(entry) or entry))
+        return tuple(networks)
 
     def _list_lines(self, path: str, where: Position) -> list[str]:
         try:
@@ -174,6 +195,15 @@ class _Compiler:
                                           f"{exc.strerror or exc}"))
             return []
         return [line for line in lines if line]
+
+
+def in_networks(value: str, networks: tuple) -> bool:
+    """Whether an address (`192.0.2.7`, `[2001:db8::1]`, `IPv6:...`) lies in a network."""
+    try:
+        address = ipaddress.ip_address(value.strip("[]").removeprefix("IPv6:"))
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
 
 
 def _regex(value: Regex) -> re.Pattern[str] | None:

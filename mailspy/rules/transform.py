@@ -9,6 +9,7 @@ keeps going so that one `check-rules` run shows them all.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import shlex
 
@@ -21,6 +22,16 @@ from mailspy.rules.vocabulary import ACTIONS, FIELDS
 REGEX_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}
 _UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2,
           "g": 1024**3, "gb": 1024**3}
+
+
+def network_problem(text: str) -> str | None:
+    """Why the text is not an IP address or CIDR network, or None when it is one."""
+    try:
+        ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        return (f"'{text}' is not an IP address or network; write e.g. 192.0.2.7, "
+                "10.0.0.0/8 or 2001:db8::/32")
+    return None
 
 
 def unquote(token: Token) -> str:
@@ -127,6 +138,12 @@ class RulesTransformer(Transformer):
 
     def in_test(self, children: list) -> Test:
         field, *texts = children
+        spec = FIELDS.get(field.name)
+        if spec is not None and spec.kind == "address":
+            for token in texts:
+                problem = network_problem(unquote(token))
+                if problem:
+                    self._error(self._at(token), problem)
         return self._text_test(field, "in", tuple(unquote(t) for t in texts), texts[0])
 
     @v_args(inline=True)

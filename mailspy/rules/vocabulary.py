@@ -13,7 +13,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class FieldSpec:
     name: str
-    kind: str = "text"  # "text" or "size"
+    kind: str = "text"  # "text", "size" (compared as a number) or "address" (IP, CIDR in `in`)
     many: bool = False  # many values per message (any-of semantics)
     argument: str | None = None  # what the quoted argument names, if one is required
     summary: str = ""
@@ -35,6 +35,19 @@ FIELDS: dict[str, FieldSpec] = {
         FieldSpec("recipient", many=True, summary="each envelope RCPT TO address"),
         FieldSpec("subject", summary="the Subject header, RFC 2047 decoded"),
         FieldSpec("attachment", many=True, summary="each attachment file name"),
+        FieldSpec("header", many=True, argument="a header name",
+                  summary="each occurrence of the named header, RFC 2047 decoded"),
+        FieldSpec("sender-domain", summary="the envelope sender's domain"),
+        FieldSpec("recipient-domain", many=True, summary="each envelope recipient's domain"),
+        FieldSpec("client-address", kind="address", summary="the SMTP client's IP address"),
+        FieldSpec("client-name", summary="the SMTP client's host name, as the MTA found it"),
+        FieldSpec("helo", summary="the HELO/EHLO name the client gave"),
+        FieldSpec("auth-user", summary="the SMTP AUTH user name; empty when not authenticated"),
+        FieldSpec("size", kind="size", summary="the body's size in bytes"),
+        FieldSpec("attachment-type", many=True,
+                  summary="each attachment's declared content type, e.g. application/pdf"),
+        FieldSpec("archive-member", many=True,
+                  summary="each file name inside an attached zip archive"),
     )
 }
 
