@@ -15,8 +15,8 @@ from typing import ClassVar
 import Milter
 
 from mailspy.dispatch import Recorder
-from mailspy.milter.timing import AnswerTimes
 from mailspy.message.model import Envelope, Message
+from mailspy.milter.timing import AnswerTimes
 
 log = logging.getLogger("mailspy")
 
