@@ -25,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check-rules", help="check rules files; exit 1 on any error")
     _rules_arguments(check)
+    check.add_argument("--test", metavar="DIR", help="also run the fixtures in DIR: message "
+                       "files (NAME.eml) with what the rules must do to them (NAME.toml)")
 
     test = commands.add_parser("test-rules", help="show what the rules would do with a message")
     _rules_arguments(test, files=False)
@@ -69,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-rules":
         from mailspy.commands import check_rules
 
-        return check_rules.main(args.rules_dir, args.files)
+        return check_rules.main(args.rules_dir, args.files, args.test)
     if args.command == "test-rules":
         from mailspy.commands import test_rules
 

@@ -28,7 +28,7 @@ def counted(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def main(directory: str | None, files: list[str]) -> int:
+def main(directory: str | None, files: list[str], fixtures: str | None = None) -> int:
     result = load_for_command(directory, files)
     if result is None:
         return 1
@@ -41,4 +41,21 @@ def main(directory: str | None, files: list[str]) -> int:
     extra = f" ({counted(warnings, 'warning')})" if warnings else ""
     print(f"{counted(len(result.rules), 'rule')} in {counted(len(result.files), 'file')}, "
           f"all valid{extra}")
-    return 0
+    return 0 if fixtures is None else check_fixtures(result, Path(fixtures))
+
+
+def check_fixtures(result: LoadResult, directory: Path) -> int:
+    from mailspy.commands.fixtures import run_fixtures
+
+    if not directory.is_dir():
+        print(f"mailspy: error: fixture directory '{directory}' does not exist", file=sys.stderr)
+        return 1
+    outcomes = run_fixtures(result.rules, directory)
+    for outcome in outcomes:
+        print(f"{'ok    ' if not outcome.problems else 'FAILED'}  {directory / outcome.name}")
+        for problem in outcome.problems:
+            print("\n".join("    " + line for line in problem.splitlines()))
+    failed = sum(1 for o in outcomes if o.problems)
+    print(f"{counted(len(outcomes), 'fixture')}: {len(outcomes) - failed} passed, "
+          f"{failed} failed")
+    return 1 if failed or not outcomes else 0
