@@ -36,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="envelope recipient, once per recipient (default: To: and Cc:)")
     test.add_argument("--json", action="store_true", help="print one JSON object")
     test.add_argument("message", metavar="MESSAGE_FILE")
+    replaying = commands.add_parser("replay", help="evaluate the rules over a Maildir, an mbox "
+                                 "or a directory of messages; run no action")
+    _rules_arguments(replaying, files=False)
+    replaying.add_argument("--json", action="store_true", help="print one JSON object")
+    replaying.add_argument("source", metavar="SOURCE")
+
     spool = commands.add_parser("spool", help="list, retry or drop spooled copies")
     spool.add_argument("--spool-dir", default="/var/spool/mailspy", metavar="DIR",
                        help="the daemon's --spool-dir (default: /var/spool/mailspy)")
@@ -77,6 +83,14 @@ def main(argv: list[str] | None = None) -> int:
 
         return test_rules.main(args.rules_dir, [], args.message, args.sender,
                                args.recipients, args.json)
+    if args.command == "replay":
+        from mailspy.commands import replay
+        from mailspy.commands.check_rules import load_for_command
+
+        result = load_for_command(args.rules_dir, [])
+        if result is None or not result.ok:
+            return 1
+        return replay.main(result.rules, args.source, args.json)
     if args.command == "spool":
         from mailspy.commands import spool
         from mailspy.spool.store import Spool
