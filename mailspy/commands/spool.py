@@ -12,7 +12,7 @@ import sys
 import time
 
 from mailspy.actions.clean import clean
-from mailspy.spool.entry import PENDING, Meta
+from mailspy.spool.entry import PENDING, Meta, read_meta
 from mailspy.spool.store import DEAD_DIR, QUEUE, Spool, SpoolBusyError
 
 DEFAULT_SPOOL = "/var/spool/mailspy"
@@ -23,7 +23,7 @@ def entries(spool: Spool) -> list[tuple[str, Meta]]:
     for where in (QUEUE, DEAD_DIR):
         for entry_id in spool.ids(where):
             try:
-                meta = Meta.from_json((spool.path(entry_id, where) / "meta.json").read_bytes())
+                meta = read_meta(spool.path(entry_id, where))
             except (OSError, ValueError):
                 continue  # settled or moved while we looked
             found.append((where, meta))

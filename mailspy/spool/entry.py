@@ -1,14 +1,16 @@
-"""One spooled message on disk: its envelope, header fields, body and the
-copies it still owes.
+"""One spooled message on disk: one file, written once, plus a state file.
 
-An entry is a directory: `body` (the raw body as received), `headers.json`
-(the header fields, byte for byte), `meta.json` (envelope and jobs, the only
-file rewritten, always by write-fsync-rename) and `lock` (flock'd by
-whoever works on the entry: a worker, or `mailspy spool`).
+`queue/ID` holds a first line naming the format, a JSON line with the
+envelope and the copies owed, a JSON line with the header fields (each
+value's bytes kept), then the raw body as received. Writing one file and
+renaming it costs two fsyncs on the MTA's time. How delivery went is kept
+in `queue/ID.state` (JSON, rewritten by write-fsync-rename) by the workers.
+The entry file is never rewritten, so it is also what `flock` locks.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -17,6 +19,7 @@ from typing import BinaryIO
 
 from mailspy.message.model import Envelope, Message
 
+MAGIC = b"MAILSPY-SPOOL 1\n"
 PENDING, DONE, DEAD = "pending", "done", "dead"
 
 
@@ -47,7 +50,7 @@ class Meta:
         return [j for j in self.jobs if j.state == PENDING]
 
     def to_json(self) -> bytes:
-        return json.dumps(asdict(self), ensure_ascii=True, indent=1).encode()
+        return json.dumps(asdict(self), ensure_ascii=True).encode()
 
     @classmethod
     def from_json(cls, data: bytes) -> Meta:
@@ -64,7 +67,7 @@ def envelope_dict(envelope: Envelope) -> dict:
 
 
 def encode_headers(headers: list[tuple[str, str]]) -> bytes:
-    """Header fields as JSON, each value's original bytes kept (latin-1 as a carrier)."""
+    """Header fields as one JSON line, values' original bytes kept (latin-1 as carrier)."""
     return json.dumps([[_bytes_text(n), _bytes_text(v)] for n, v in headers]).encode()
 
 
@@ -80,15 +83,39 @@ def _text_bytes(value: str) -> str:
     return value.encode("latin-1").decode("utf-8", "surrogateescape")
 
 
-def write_durably(path: Path, data: bytes) -> None:
-    """Write a file through a temporary name: a reader sees the old or the new."""
-    temporary = path.with_name(path.name + ".new")
+def write_entry(out: BinaryIO, meta: Meta, message: Message, chunk: int) -> None:
+    out.write(MAGIC + meta.to_json() + b"\n" + encode_headers(message.headers) + b"\n")
+    if message.body is not None:
+        message.body.seek(0)
+        while data := message.body.read(chunk):
+            out.write(data)
+
+
+def read_meta(path: Path) -> Meta:
+    """The entry's envelope and jobs, with the jobs' latest state when there is one."""
+    with open(path, "rb") as fp:
+        if fp.readline() != MAGIC:
+            raise ValueError(f"{path} is not a mailspy spool entry")
+        meta = Meta.from_json(fp.readline())
+    with contextlib.suppress(FileNotFoundError):
+        meta.jobs = [Job(**j) for j in json.loads(state_path(path).read_bytes())]
+    return meta
+
+
+def state_path(path: Path) -> Path:
+    return path.with_name(path.name + ".state")
+
+
+def write_state(path: Path, meta: Meta) -> None:
+    """Write-fsync-rename: a reader (or a crash) sees the old state or the new."""
+    target = state_path(path)
+    temporary = target.with_name(target.name + ".new")
     with open(temporary, "wb") as f:
-        f.write(data)
+        f.write(json.dumps([asdict(j) for j in meta.jobs]).encode())
         f.flush()
         os.fsync(f.fileno())
-    os.replace(temporary, path)
-    fsync_dir(path.parent)
+    os.replace(temporary, target)
+    fsync_dir(target.parent)
 
 
 def fsync_dir(path: Path) -> None:
@@ -99,8 +126,42 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def open_message(directory: Path, meta: Meta) -> Message:
+class BodySlice:
+    """The body part of an entry file, as a file that starts at the body."""
+
+    def __init__(self, fp: BinaryIO, start: int) -> None:
+        self._fp = fp
+        self._start = start
+        fp.seek(start)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        if whence == os.SEEK_SET:
+            offset += self._start
+        return self._fp.seek(offset, whence) - self._start
+
+    def tell(self) -> int:
+        return self._fp.tell() - self._start
+
+    def read(self, size: int = -1) -> bytes:
+        return self._fp.read(size)
+
+    def readline(self, size: int = -1) -> bytes:
+        return self._fp.readline(size)
+
+    def close(self) -> None:
+        self._fp.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._fp.closed
+
+
+def open_message(path: Path, meta: Meta) -> Message:
     """The spooled message as the actions want it; the caller closes its body."""
-    headers = decode_headers((directory / "headers.json").read_bytes())
-    body: BinaryIO = open(directory / "body", "rb")  # noqa: SIM115 (the Message owns it)
-    return Message(meta.envelope_object(), headers, body, meta.body_size, meta.received_at)
+    fp = open(path, "rb")  # noqa: SIM115 (the Message owns it)
+    fp.readline()
+    fp.readline()
+    headers = decode_headers(fp.readline())
+    body = BodySlice(fp, fp.tell())
+    return Message(meta.envelope_object(), headers, body, meta.body_size,  # type: ignore[arg-type]
+                   meta.received_at)

@@ -1,8 +1,8 @@
 """The spool directory: entries staged in tmp/, owed in queue/, given up in dead/.
 
-An entry appears in queue/ by one rename of a directory whose files were
-fsync'd, and the rename itself is fsync'd: once `enqueue` returns, the copy
-survives a crash or a `kill -9`, and only then is the MTA answered.
+An entry appears in queue/ by renaming a file that was fsync'd, and the
+rename itself is fsync'd: once `enqueue` returns, the copy survives a crash
+or a `kill -9`, and only then is the MTA answered.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import contextlib
 import fcntl
 import itertools
 import os
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,11 +23,13 @@ from mailspy.spool.entry import (
     PENDING,
     Job,
     Meta,
-    encode_headers,
     envelope_dict,
     fsync_dir,
     open_message,
-    write_durably,
+    read_meta,
+    state_path,
+    write_entry,
+    write_state,
 )
 
 QUEUE, DEAD_DIR, TMP = "queue", "dead", "tmp"
@@ -65,19 +66,26 @@ class Spool:
         self._lock_fd = fd
 
     def clean_tmp(self) -> int:
-        """Entries staged but never acknowledged (a crash mid-enqueue) are removed."""
+        """Entries staged but never acknowledged (a crash mid-enqueue) are removed,
+        and state files whose entry is gone (a crash mid-move or mid-drop)."""
         removed = 0
         for path in (self.root / TMP).iterdir():
-            shutil.rmtree(path, ignore_errors=True)
+            path.unlink(missing_ok=True)
             removed += 1
+        for where in (QUEUE, DEAD_DIR):
+            for path in (self.root / where).glob("*.state*"):
+                entry = path.name.split(".state", 1)[0]
+                if not (self.root / where / entry).exists():
+                    path.unlink(missing_ok=True)
         return removed
 
     def ids(self, where: str = QUEUE) -> list[str]:
         """Entry ids, oldest first (ids sort by creation time)."""
         try:
-            return sorted(p.name for p in (self.root / where).iterdir() if p.is_dir())
+            names = os.listdir(self.root / where)
         except FileNotFoundError:
             return []
+        return sorted(n for n in names if "." in n and not n.endswith((".state", ".new")))
 
     def path(self, entry_id: str, where: str = QUEUE) -> Path:
         return self.root / where / entry_id
@@ -87,41 +95,28 @@ class Spool:
     def enqueue(self, message: Message, actions: list[PlannedAction]) -> str:
         entry_id = f"{time.time_ns():020d}.{os.getpid()}.{next(_sequence)}"
         staging = self.root / TMP / entry_id
-        staging.mkdir(mode=0o700)
-        try:
-            self._write_entry(staging, entry_id, message, actions)
-            final = self.root / QUEUE / entry_id
-            os.rename(staging, final)
-            fsync_dir(final.parent)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        return entry_id
-
-    def _write_entry(self, staging: Path, entry_id: str, message: Message,
-                     actions: list[PlannedAction]) -> None:
-        with open(staging / "body", "wb") as out:
-            if message.body is not None:
-                message.body.seek(0)
-                shutil.copyfileobj(message.body, out, CHUNK)
-            out.flush()
-            os.fsync(out.fileno())
-        _write_synced(staging / "headers.json", encode_headers(message.headers))
         jobs = [Job(a.name, a.target, [list(o) for o in a.options]) for a in actions]
         meta = Meta(entry_id, time.time(), message.received_at, message.body_size,
                     envelope_dict(message.envelope), jobs)
-        _write_synced(staging / "meta.json", meta.to_json())
-        (staging / "lock").touch(0o600)
-        fsync_dir(staging)
+        try:
+            with open(staging, "xb") as out:
+                write_entry(out, meta, message, CHUNK)
+                out.flush()
+                os.fsync(out.fileno())
+            os.rename(staging, self.path(entry_id))
+            fsync_dir(self.root / QUEUE)
+        except BaseException:
+            staging.unlink(missing_ok=True)
+            raise
+        return entry_id
 
     # -- working on an entry -------------------------------------------------
 
     @contextlib.contextmanager
     def hold(self, entry_id: str, where: str = QUEUE, wait: bool = True) -> Iterator[Meta | None]:
         """Lock an entry and load it; None when it is gone (dropped meanwhile)."""
-        directory = self.path(entry_id, where)
         try:
-            fd = os.open(directory / "lock", os.O_RDONLY | os.O_CLOEXEC)
+            fd = os.open(self.path(entry_id, where), os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
             yield None
             return
@@ -131,9 +126,9 @@ class Spool:
             except BlockingIOError:
                 raise SpoolBusyError(f"entry {entry_id} is being worked on") from None
             try:
-                meta = Meta.from_json((directory / "meta.json").read_bytes())
+                meta = read_meta(self.path(entry_id, where))
             except FileNotFoundError:
-                meta = None
+                meta = None  # settled by the holder before us
             yield meta
         finally:
             os.close(fd)
@@ -142,19 +137,17 @@ class Spool:
         return open_message(self.path(meta.id, where), meta)
 
     def save(self, meta: Meta, where: str = QUEUE) -> None:
-        write_durably(self.path(meta.id, where) / "meta.json", meta.to_json())
+        write_state(self.path(meta.id, where), meta)
 
     def settle(self, meta: Meta, where: str = QUEUE) -> str:
         """Once no copy is pending: remove the entry, or move it to dead/."""
         if meta.pending:
             return where
-        directory = self.path(meta.id, where)
         if any(j.state == DEAD for j in meta.jobs):
             if where != DEAD_DIR:
-                os.rename(directory, self.path(meta.id, DEAD_DIR))
-                fsync_dir(self.root / DEAD_DIR)
+                self._move(meta.id, where, DEAD_DIR)
             return DEAD_DIR
-        shutil.rmtree(directory)
+        self.drop(meta.id, where)
         return DONE
 
     def revive(self, meta: Meta) -> None:
@@ -163,18 +156,21 @@ class Spool:
             if job.state == DEAD:
                 job.state, job.attempts, job.next_try = PENDING, 0, 0.0
         self.save(meta, DEAD_DIR)
-        os.rename(self.path(meta.id, DEAD_DIR), self.path(meta.id, QUEUE))
-        fsync_dir(self.root / QUEUE)
+        self._move(meta.id, DEAD_DIR, QUEUE)
 
     def drop(self, entry_id: str, where: str) -> None:
-        shutil.rmtree(self.path(entry_id, where))
+        """The state file first: an entry without one is whole, never half-dropped."""
+        state_path(self.path(entry_id, where)).unlink(missing_ok=True)
+        self.path(entry_id, where).unlink()
 
-
-def _write_synced(path: Path, data: bytes) -> None:
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+    def _move(self, entry_id: str, source: str, target: str) -> None:
+        """State first, entry last: the entry's arrival is what makes it visible."""
+        old, new = self.path(entry_id, source), self.path(entry_id, target)
+        if state_path(old).exists():
+            os.rename(state_path(old), state_path(new))
+        os.rename(old, new)
+        fsync_dir(self.root / target)
+        fsync_dir(self.root / source)
 
 
 __all__ = ["DEAD", "DEAD_DIR", "PENDING", "QUEUE", "Spool", "SpoolBusyError"]

@@ -30,6 +30,9 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from mailspy.spool.entry import read_meta
+from mailspy.spool.store import DEAD_DIR, Spool
+
 from .postfix import MilterProcess, PrivatePostfix, free_port, public_tmpdir
 
 SUMMARY_LINE = re.compile(
@@ -259,7 +262,7 @@ class Run:
     def wait_for_copies(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            queued = list((self.spool / "queue").iterdir()) if self.spool.exists() else []
+            queued = Spool(self.spool).ids()
             if not queued:
                 return
             time.sleep(0.2)
@@ -340,12 +343,12 @@ def run_load(config: LoadConfig, base: Path | None = None) -> LoadReport:
 
 
 def _dead_letters(spool: Path) -> list[str]:
-    dead = spool / "dead"
+    store = Spool(spool)
     found = []
-    for entry in sorted(dead.iterdir()) if dead.exists() else []:
-        meta = json.loads((entry / "meta.json").read_text())
-        found += [f"{entry.name}: {j['action']} {j['last_error']}" for j in meta["jobs"]
-                  if j["state"] == "dead"]
+    for entry_id in store.ids(DEAD_DIR):
+        meta = read_meta(store.path(entry_id, DEAD_DIR))
+        found += [f"{entry_id}: {j.action} {j.last_error}" for j in meta.jobs
+                  if j.state == "dead"]
     return found
 
 

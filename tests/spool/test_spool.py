@@ -52,7 +52,7 @@ def test_a_half_written_entry_never_reaches_the_queue(spool: Spool, tmp_path, mo
     def crash(*args):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("mailspy.spool.store._write_synced", crash)
+    monkeypatch.setattr("mailspy.spool.store.write_entry", crash)
     with pytest.raises(OSError):
         spool.enqueue(make_message(), [maildir(tmp_path / "md")])
     assert spool.ids() == []
@@ -60,10 +60,24 @@ def test_a_half_written_entry_never_reaches_the_queue(spool: Spool, tmp_path, mo
 
 
 def test_leftovers_of_a_crash_during_enqueue_are_cleaned_at_start(spool: Spool):
-    (spool.root / "tmp" / "123.4.5").mkdir()
-    (spool.root / "tmp" / "123.4.5" / "body").write_bytes(b"partial")
+    (spool.root / "tmp" / "123.4.5").write_bytes(b"MAILSPY-SPOOL 1\npartial")
     assert spool.clean_tmp() == 1
     assert list((spool.root / "tmp").iterdir()) == []
+
+
+def test_a_crash_mid_move_leaves_a_whole_entry_and_no_orphan(spool: Spool, tmp_path):
+    entry_id = spool.enqueue(make_message(), [maildir(tmp_path / "md")])
+    with spool.hold(entry_id) as meta:
+        meta.jobs[0].attempts = 2
+        spool.save(meta)
+    # the state file was moved to dead/, then the daemon died before the entry followed
+    (spool.root / "queue" / f"{entry_id}.state").rename(spool.root / "dead" /
+                                                         f"{entry_id}.state")
+    spool.clean_tmp()
+    assert spool.ids() == [entry_id] and spool.ids(DEAD_DIR) == []
+    assert list((spool.root / "dead").iterdir()) == []
+    with spool.hold(entry_id) as meta:
+        assert meta.jobs[0].state == PENDING  # delivered again; Maildir keys prevent a twin
 
 
 def test_one_daemon_per_spool(spool: Spool):
