@@ -375,7 +375,8 @@ def main() -> int:
     args = parser.parse_args()
     config = LoadConfig(messages=args.messages, sessions=args.sessions,
                         pipe_sleep=args.pipe_sleep, workers=args.workers,
-                        per_target=args.workers, kill_at=None if args.no_kill else 0.5)
+                        per_target=args.workers, kill_at=None if args.no_kill else 0.5,
+                        outage=(0.2, max(4.0, 3 * args.pipe_sleep)))
     base = public_tmpdir("mailspy-load-")
     try:
         report = run_load(config, base)
