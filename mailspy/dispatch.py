@@ -63,7 +63,7 @@ class Recorder:
             log.error("%s: cannot spool %s: %s; these copies are lost", _qid(message),
                       ", ".join(f"{a.name} {a.target}" for a in copies), _reason(exc))
             return
-        self.deliverer.submit(entry_id)
+        self.deliverer.submit(entry_id, fresh=True)
 
     def _guarded(self, run, action: PlannedAction, message: Message) -> None:
         try:

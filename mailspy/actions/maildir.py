@@ -36,22 +36,31 @@ _KEY_SAFE = frozenset(string.ascii_letters + string.digits + ".-")
 _KEY_MAX = 64
 
 
-def deliver(maildir: str | os.PathLike[str], message: Message, *, key: str | None = None) -> Path:
+def deliver(
+    maildir: str | os.PathLike[str],
+    message: Message,
+    *,
+    key: str | None = None,
+    look_first: bool = True,
+) -> Path:
     """Deliver the message into new/ of the Maildir and return its path.
 
     With `key`, delivery is idempotent: the key is part of the file name,
     and when a file carrying it is already in new/ or cur/, nothing is
     written and that file's path is returned (redelivery after a crash).
     Finding it lists new/ and cur/, so it costs time in proportion to the
-    Maildir's size. Two deliveries with the same key at the same moment
-    are not guarded against; the caller delivers a key from one thread.
+    Maildir's size: a caller that knows no earlier attempt can have
+    delivered the key passes `look_first=False` to skip the search and
+    still names the file with the key. Two deliveries with the same key at
+    the same moment are not guarded against; the caller delivers a key
+    from one thread.
 
     Errors (no permission, disk full) raise OSError; no tmp file is left.
     """
     root = Path(maildir)
     ensure_maildir(root)
     tag = None if key is None else key_tag(key)
-    if tag is not None and (existing := find_keyed(root, tag)) is not None:
+    if tag is not None and look_first and (existing := find_keyed(root, tag)) is not None:
         return existing
     tmp_path = _write_tmp(root / "tmp", message, tag)
     final = root / "new" / tmp_path.name

@@ -26,6 +26,11 @@ forwarded message/rfc822 part named `fwd.eml` is reported (its content is
 the raw message) and also descended into. The line break before a boundary
 belongs to the boundary (RFC 2046), so it is not content.
 
+A named leaf that is a zip (by type, name or first bytes) also goes, as it
+is decoded, to an `archive.ZipSpool`, a temporary file listed when the part
+ends: its member names fill `Attachment.members` (limits in archive.py; one
+`archive.Budget` per message).
+
 Hostile structure is absorbed, never raised: parts deeper than MAX_DEPTH are
 opaque leaves; after MAX_PARTS parts the walk stops and reports what it has
 (a part still open is reported with the content read so far); a part's
@@ -45,6 +50,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
+from mailspy.message import archive
 from mailspy.message.decode import Base64Decoder, mime_header, part_filename
 from mailspy.message.model import Attachment
 from mailspy.message.parse import header_fields, line_kind
@@ -193,6 +199,7 @@ class _Sink:
     info: _Info
     path: str
     decoder: _Decoder
+    spool: archive.ZipSpool | None = None  # leaves only: a zip's member names
     size: int = 0
     digest: hashlib._Hash = field(default_factory=hashlib.sha256)
 
@@ -201,17 +208,27 @@ class _Sink:
 
     def close(self, keep_eol: bool) -> Attachment:
         self._take(self.decoder.finish(keep_eol))
-        return _attachment(self.info, self.path, self.size, self.digest.hexdigest())
+        members = self.spool.members() if self.spool is not None else ()
+        return _attachment(self.info, self.path, self.size, self.digest.hexdigest(), members)
 
     def _take(self, data: bytes) -> None:
         if data:
             self.size += len(data)
             self.digest.update(data)
+            if self.spool is not None:
+                self.spool.feed(data)
 
 
-def _attachment(info: _Info, path: str, size: int, sha256: str) -> Attachment:
+def _attachment(
+    info: _Info, path: str, size: int, sha256: str, members: tuple[str, ...] = ()
+) -> Attachment:
     return Attachment(
-        name=info.name, content_type=info.content_type, path=path, size=size, sha256=sha256
+        name=info.name,
+        content_type=info.content_type,
+        path=path,
+        size=size,
+        sha256=sha256,
+        members=members,
     )
 
 
@@ -339,6 +356,7 @@ class _Walker:
         self.parts = 0
         self.stopped = False
         self.stop: re.Pattern[bytes] | None = None  # the open delimiters
+        self.budget = archive.Budget()  # archive listing, shared by the message's parts
 
     def _delimiters_changed(self) -> None:
         self.stop = _stop_pattern(tuple(e.delimiter for e in self.stack if e.delimiter))
@@ -484,7 +502,8 @@ class _Walker:
         entity.state = _BODY
         if info.name:
             path = _join(entity.path, "1") if entity.is_message else entity.path
-            entity.sink = _Sink(info, path, _decoder_for(info.encoding))
+            spool = archive.ZipSpool.for_part(info.content_type, info.name, self.budget)
+            entity.sink = _Sink(info, path, _decoder_for(info.encoding), spool)
             entity.slot = self._reserve()
 
     def _name_container(self, entity: _Entity, info: _Info, message_suffix: str) -> None:

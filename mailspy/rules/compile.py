@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 import operator
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -105,7 +106,8 @@ def plan_action(action: Action, defaults: Defaults) -> PlannedAction:
             action.name, ""
         )
     if defaults.root and action.name in PATH_ACTIONS:
-        target = defaults.root.rstrip("/") + target
+        # normpath of an absolute path never climbs above "/", so no `..` leaves the root
+        target = defaults.root.rstrip("/") + os.path.normpath("/" + target)
     return PlannedAction(action.name, target, action.options)
 
 

@@ -49,8 +49,13 @@ class Outcome:
     reason: str = ""
 
 
-def run_copy(job: Job, message: Message, key: str, settings: DeliverySettings) -> Outcome:
-    """Make one copy; never raises for a failing target, only reports."""
+def run_copy(job: Job, message: Message, key: str, settings: DeliverySettings,
+             may_exist: bool = True) -> Outcome:
+    """Make one copy; never raises for a failing target, only reports.
+
+    `may_exist` is False only when no earlier attempt of this copy can have
+    run (a fresh entry of this daemon, never tried): the Maildir is then not
+    searched for the copy's key."""
     if job.action == "pipe-to-command":
         result = run_pipe(job.target, message, timeout=settings.pipe_timeout,
                           extra_env={"MAILSPY_SPOOL_ID": key})
@@ -60,7 +65,7 @@ def run_copy(job: Job, message: Message, key: str, settings: DeliverySettings) -
             or result.returncode < 0
         return Outcome(False, temporary, status(result))
     try:
-        deliver(job.target, message, key=key)
+        deliver(job.target, message, key=key, look_first=may_exist)
     except OSError as exc:
         return Outcome(False, True, f"{exc.strerror or exc} ({exc.filename or job.target})")
     return Outcome(True)
@@ -77,6 +82,7 @@ class Deliverer:
         self._state = threading.Condition()  # guards everything below
         self._due: list[tuple[float, str]] = []
         self._known: set[str] = set()  # in _due or being worked on
+        self._fresh: set[str] = set()  # spooled by this daemon, not yet tried
         self._busy = 0
         self._stopping = False
         self._targets: dict[tuple[str, str], threading.Semaphore] = defaultdict(
@@ -87,8 +93,11 @@ class Deliverer:
         self.rescan()
         self._thread.start()
 
-    def submit(self, entry_id: str, when: float = 0.0) -> None:
+    def submit(self, entry_id: str, when: float = 0.0, fresh: bool = False) -> None:
+        """Schedule an entry; `fresh` when this daemon has just spooled it."""
         with self._state:
+            if fresh:
+                self._fresh.add(entry_id)
             if entry_id in self._known:
                 return
             self._known.add(entry_id)
@@ -163,6 +172,7 @@ class Deliverer:
         finally:
             with self._state:
                 self._known.discard(entry_id)
+                self._fresh.discard(entry_id)
                 self._busy -= 1
                 self._state.notify_all()
             if retry_at is not None and not self._stopping:
@@ -191,8 +201,10 @@ class Deliverer:
         if not target.acquire(blocking=False):
             job.next_try = time.time() + 0.5  # busy with other copies: come back soon
             return
+        with self._state:
+            may_exist = job.attempts > 0 or meta.id not in self._fresh
         try:
-            outcome = run_copy(job, message, f"{meta.id}.{index}", self.settings)
+            outcome = run_copy(job, message, f"{meta.id}.{index}", self.settings, may_exist)
         finally:
             target.release()
         self._record(meta, job, outcome)

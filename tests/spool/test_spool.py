@@ -239,3 +239,21 @@ def test_a_slow_target_does_not_hold_up_the_others(spool, deliverers, tmp_path):
     eventually(lambda: (tmp_path / "md" / "new").exists()
                and len(os.listdir(tmp_path / "md" / "new")) == 1)
     assert time.monotonic() - started < 3
+
+
+def test_a_fresh_copy_does_not_search_the_maildir_but_a_resumed_one_does(
+        spool: Spool, deliverers, tmp_path, monkeypatch):
+    searched = []
+    import mailspy.actions.maildir as maildir_module
+
+    real = maildir_module.find_keyed
+    monkeypatch.setattr(maildir_module, "find_keyed",
+                        lambda root, tag: searched.append(tag) or real(root, tag))
+    resumed = spool.enqueue(make_message("resumed"), [maildir(tmp_path / "md")])
+    deliverer = deliverers()  # finds `resumed` in the queue, as after a restart
+    assert deliverer.wait_idle(10)
+    fresh = spool.enqueue(make_message("fresh"), [maildir(tmp_path / "md")])
+    deliverer.submit(fresh, fresh=True)
+    assert deliverer.wait_idle(10)
+    assert [tag.split(".")[0] for tag in searched] == [resumed.split(".")[0]]
+    assert len(list(mailbox.Maildir(tmp_path / "md", create=False))) == 2
