@@ -14,6 +14,7 @@ import logging
 from mailspy.actions.headers import log_headers
 from mailspy.actions.logfile import LogFiles
 from mailspy.actions.summary import log_summary
+from mailspy.actions.summary_json import log_json_summary
 from mailspy.evaluate import Verdict, evaluate
 from mailspy.message.model import Message
 from mailspy.rules.compile import PlannedAction, RuleSet
@@ -38,9 +39,10 @@ class Recorder:
     def record(self, message: Message) -> Verdict:
         """Evaluate and act; the caller still owns (and closes) message.body."""
         verdict = evaluate(self.rules, message)
+        fired = [r.name for r in verdict.rules]
         for action in verdict.actions:
             if action.name in LOG_ACTIONS:
-                self._guarded(self._log, action, message)
+                self._guarded(self._log, action, message, fired)
         copies = [a for a in verdict.actions if a.name in COPY_ACTIONS]
         if copies:
             self._spool(copies, message)
@@ -49,12 +51,14 @@ class Recorder:
     def close(self, wait: bool = True) -> None:
         self.deliverer.stop(wait=wait)
 
-    def _log(self, action: PlannedAction, message: Message) -> None:
+    def _log(self, action: PlannedAction, message: Message, fired: list[str]) -> None:
         logfile = self.logs.get(action.target)
-        if action.name == "log-summary":
-            log_summary(logfile, message)
-        else:
+        if action.name == "log-headers":
             log_headers(logfile, message)
+        elif ("format", "json") in action.options:
+            log_json_summary(logfile, message, fired)
+        else:
+            log_summary(logfile, message)
 
     def _spool(self, copies: list[PlannedAction], message: Message) -> None:
         try:
@@ -65,9 +69,9 @@ class Recorder:
             return
         self.deliverer.submit(entry_id, fresh=True)
 
-    def _guarded(self, run, action: PlannedAction, message: Message) -> None:
+    def _guarded(self, run, action: PlannedAction, message: Message, *extra) -> None:
         try:
-            run(action, message)
+            run(action, message, *extra)
         except Exception as exc:
             log.error("%s: %s %s failed: %s", _qid(message), action.name, action.target,
                       _reason(exc), exc_info=not isinstance(exc, OSError))

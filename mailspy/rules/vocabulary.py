@@ -54,7 +54,8 @@ FIELDS: dict[str, FieldSpec] = {
 ACTIONS: dict[str, ActionSpec] = {
     a.name: a
     for a in (
-        ActionSpec("log-summary", "path", summary="append a summary line"),
+        ActionSpec("log-summary", "path", options=("format",),
+                   summary="append a summary line (format text) or JSON record (format json)"),
         ActionSpec("log-headers", "path", summary="append the header block"),
         ActionSpec("pipe-to-command", "command", True, summary="pipe a copy to a command"),
         ActionSpec("archive-to-maildir", "path", True, summary="deliver a copy to a Maildir"),

@@ -356,3 +356,52 @@ def test_a_live_socket_is_not_stolen_and_a_stale_one_is_replaced(
     third = subprocess.run(other_socket, capture_output=True, text=True, timeout=30)
     assert third.returncode == 1
     assert f"another mailspy is using the spool {tmp_path}/spool" in third.stderr
+
+
+def zipped(name: str, data: bytes) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(name, data)
+        archive.writestr("readme.txt", b"see the invoice")
+    return buffer.getvalue()
+
+
+def test_a_member_inside_a_zip_is_matched_and_recorded_as_json(setup: Setup, tmp_path: Path):
+    import base64
+    import hashlib
+    import json
+
+    archive = zipped("invoice.pdf.exe", b"MZ" + b"\x90" * 4000)
+    encoded = base64.encodebytes(archive).replace(b"\n", b"\r\n")
+    message = (b"From: billing@bank.example\r\nTo: cfo@corp.example\r\nSubject: Invoice\r\n"
+               b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="z"\r\n\r\n'
+               b"--z\r\nContent-Type: text/plain\r\n\r\nPlease pay.\r\n"
+               b'--z\r\nContent-Type: application/zip; name="invoice.zip"\r\n'
+               b"Content-Transfer-Encoding: base64\r\n\r\n" + encoded + b"--z--\r\n")
+    records = tmp_path / "records.jsonl"
+    quarantine = tmp_path / "quarantine"
+    setup.rules(f"""
+        rule "zip-executables" {{
+            when archive-member matches "*.exe"
+            log-summary "{records}" format json
+            archive-to-maildir "{quarantine}"
+        }}""")
+    postfix = setup.start()
+    postfix.send("billing@bank.example", ["cfo@corp.example"], message)
+    postfix.wait_for(1)
+    [line] = records.read_text().splitlines()
+    record = json.loads(line)
+    assert record["rules"] == ["zip-executables"]
+    assert record["sender"] == "billing@bank.example"
+    [attachment] = record["attachments"]
+    assert attachment["name"] == "invoice.zip"
+    assert attachment["type"] == "application/zip"
+    assert attachment["size"] == len(archive)
+    assert attachment["sha256"] == hashlib.sha256(archive).hexdigest()
+    assert attachment["members"] == ["invoice.pdf.exe", "readme.txt"]
+    assert record["queue_id"] and record["client_address"] == "127.0.0.1"
+    eventually(lambda: (quarantine / "new").exists()
+               and len(os.listdir(quarantine / "new")) == 1)
