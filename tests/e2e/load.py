@@ -71,6 +71,7 @@ class LoadReport:
     maildir_copies: int = 0
     maildir_lost: int = 0
     maildir_duplicated: int = 0
+    maildir_duplicated_resent: int = 0  # of those: the MTA resent it after a lost answer
     pipe_runs: int = 0
     pipe_lost: int = 0
     pipe_twice: int = 0
@@ -89,7 +90,8 @@ class LoadReport:
             "summary lines corrupted": self.summary_corrupted,
             "accepted messages without a summary line": self.summary_missing,
             "Maildir copies lost": self.maildir_lost,
-            "Maildir copies duplicated": self.maildir_duplicated,
+            "Maildir copies duplicated": self.maildir_duplicated
+            - self.maildir_duplicated_resent,
             "pipe copies lost": self.pipe_lost,
             "copies dead-lettered": len(self.dead_lettered),
         }
@@ -134,6 +136,7 @@ class Run:
         self.milter: MilterProcess | None = None
         self.outputs: list[Path] = []
         self.outage_started = self.outage_over = False  # the Maildir disk's outage
+        self.resent: set[int] = set()
 
     # -- mailspy -----------------------------------------------------------------
 
@@ -295,6 +298,7 @@ class Run:
         self.report.summary_corrupted = sum(1 for ln in lines if not SUMMARY_LINE.fullmatch(ln))
         seen = Counter(int(m.group(1)) for ln in lines
                        if (m := re.search(r"\tsubject=load (\d+)", ln)))
+        self.resent = {i for i, n in seen.items() if n > 1}  # mailspy saw these twice
         self.report.summary_missing = len(self.accepted - set(seen))
         self.report.summary_extra = sum(seen.values()) - len(set(seen) & self.accepted)
 
@@ -306,6 +310,9 @@ class Run:
         self.report.maildir_copies = sum(ids.values())
         self.report.maildir_lost = len(wanted - set(ids))
         self.report.maildir_duplicated = sum(n - 1 for i, n in ids.items() if i in wanted and n > 1)
+        resent = {f"<load-{i}@mailspy.test>" for i in self.resent}
+        self.report.maildir_duplicated_resent = sum(n - 1 for i, n in ids.items()
+                                                    if i in resent and n > 1)
 
     def _reckon_pipe(self) -> None:
         runs = Counter(line.split(":", 1)[-1].strip()
