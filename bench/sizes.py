@@ -1,0 +1,51 @@
+"""How much work each measure does: the full run behind docs/performance.md, and the
+smoke run `make test` uses to prove the benchmark still works (seconds, no thresholds).
+
+The full sizes keep `make bench` near four minutes on two cores: enough messages that a
+rate is not dominated by start-up, three interleaved repetitions so a noisy neighbour
+hits mailspy and its baseline alike, and medians rather than means.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Sizes:
+    daemon_rules: int = 1_000  # rules mailspy runs with for throughput and memory
+    client_messages: int = 2_000  # per repetition, milter client, 4 connections at once
+    client_single_messages: int = 500  # per repetition, one connection at a time
+    client_concurrency: int = 4
+    postfix_messages: int = 1_000  # per repetition and session count
+    postfix_single_messages: int = 300  # one session: slower, fewer messages
+    postfix_sessions: tuple[int, ...] = (1, 4, 16)
+    message_size: int = 4_096  # body bytes, as notes/postfix-e2e.md measured
+    reps: int = 3
+    eval_small: int = 100
+    eval_large: int = 10_000
+    eval_messages: int = 100
+    eom_messages: int = 500  # per phase (without, then with the pipe)
+    pipe_sleep: float = 10.0
+    huge_bytes: int = 100_000_000  # MB as the issue counts them, base64 as sent
+    check_rules: int = 10_000
+    check_small: int = 100
+
+
+FULL = Sizes()
+SMOKE = Sizes(
+    daemon_rules=50,
+    client_messages=40,
+    client_single_messages=20,
+    postfix_messages=20,
+    postfix_single_messages=10,
+    reps=1,
+    eval_small=10,
+    eval_large=100,
+    eval_messages=10,
+    eom_messages=20,
+    pipe_sleep=2.0,
+    huge_bytes=2_000_000,
+    check_rules=200,
+    check_small=10,
+)

@@ -1,0 +1,133 @@
+"""The benchmark still works: its milter client speaks the protocol, and a smoke run of
+bench/run.py produces every row of the table. No timing is asserted: the machine is
+shared, and thresholds belong to `make bench`, which reports them, not to `make test`.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import milter
+import pytest
+
+from bench.milterclient import (
+    MAX_DATA,
+    SMFIC_BODY,
+    SMFIC_HEADER,
+    SMFIP_NR_BODY,
+    SMFIP_NR_HDR,
+    SMFIR_ACCEPT,
+    SMFIR_CONTINUE,
+    STEPS,
+    Mail,
+    MilterClient,
+    body_chunks,
+)
+from bench.report import figure_value, parse_table
+from bench.run import ROW_IDS
+from tests.e2e.postfix import MilterProcess, free_port, null_milter_argv, postfix_available
+
+ROOT = Path(__file__).resolve().parents[1]
+
+MAIL = Mail(
+    sender="ann@example.org",
+    recipients=("bob@example.net", "cfo@example.net"),
+    headers=(("From", "Ann <ann@example.org>"), ("To", "bob@example.net"),
+             ("Subject", "Q3 figures"), ("X-Filler", "x" * 200)),
+    body=b"Figures attached.\r\n" * 10_000,  # 190,000 bytes: three body packets
+    queue_id="4XyZ1",
+)
+
+
+def test_protocol_bits_are_libmilters() -> None:
+    """Our constants against pymilter's, which come from libmilter's mfapi.h."""
+    from bench import milterclient
+
+    for name in ("NOCONNECT", "NOHELO", "NOMAIL", "NORCPT", "NOBODY", "NOHDRS", "NOEOH",
+                 "NR_HDR", "NOUNKNOWN", "NODATA", "SKIP", "NR_CONN", "NR_HELO", "NR_MAIL",
+                 "NR_RCPT", "NR_DATA", "NR_UNKN", "NR_EOH", "NR_BODY"):
+        assert getattr(milterclient, f"SMFIP_{name}") == getattr(milter, f"P_{name}"), name
+
+
+def test_body_chunks_fit_libmilter_packets() -> None:
+    chunks = list(body_chunks([b"a" * (MAX_DATA + 10), b"b" * 5]))
+    assert [len(c) for c in chunks] == [MAX_DATA, 10, 5]
+    assert b"".join(chunks) == b"a" * (MAX_DATA + 10) + b"b" * 5
+
+
+def _session(address: tuple[str, int], mail: Mail) -> MilterClient:
+    client = MilterClient.open(address, timeout=10)
+    client.negotiate()
+    client.connect("client.example", "192.0.2.7", 40000)
+    client.helo("client.example")
+    reply = client.send_message(mail)
+    assert reply.code in (SMFIR_ACCEPT, SMFIR_CONTINUE)
+    client.quit()
+    client.close()
+    return client
+
+
+@pytest.fixture
+def null_milter(tmp_path: Path) -> Iterator[tuple[MilterProcess, Path]]:
+    port = free_port()
+    eom_file = tmp_path / "eom.txt"
+    process = MilterProcess(null_milter_argv(f"inet:{port}@127.0.0.1", eom_file), port=port,
+                            output=tmp_path / "null.out")
+    with process:
+        yield process, eom_file
+
+
+def test_null_milter_round_trip_skips_what_it_skips(null_milter) -> None:
+    """The null milter has no header or body callback: the client must not send them,
+    and the message must still reach end-of-message with its queue id and recipients."""
+    process, eom_file = null_milter
+    client = _session(("127.0.0.1", process.port), MAIL)
+    assert client.negotiation is not None
+    assert client.negotiation.skips(SMFIC_HEADER) and client.negotiation.skips(SMFIC_BODY)
+    assert SMFIC_HEADER not in client.counters.sent and SMFIC_BODY not in client.counters.sent
+    assert eom_file.read_text() == "4XyZ1 2\n"
+
+
+def test_mailspy_no_reply_steps_are_not_waited_for(tmp_path: Path) -> None:
+    """mailspy leaves headers and body (and more) unanswered: the client reads an answer
+    only for the steps that have one, so it neither hangs nor leaves answers unread,
+    and the whole body arrives."""
+    rules = tmp_path / "rules.d"
+    rules.mkdir()
+    (rules / "all.rules").write_text('rule "everything" { log-summary }\n')
+    port = free_port()
+    argv = [sys.executable, "-m", "mailspy", "run", "-p", f"inet:{port}@127.0.0.1",
+            "-d", str(rules), "-f", str(tmp_path / "summary.log"),
+            "--spool-dir", str(tmp_path / "spool")]
+    with MilterProcess(argv, port=port, output=tmp_path / "mailspy.out"):
+        client = _session(("127.0.0.1", port), MAIL)
+    negotiated = client.negotiation
+    assert negotiated is not None
+    assert negotiated.protocol & SMFIP_NR_HDR and negotiated.protocol & SMFIP_NR_BODY
+    answered = sum(count for command, count in client.counters.sent.items()
+                   if command in STEPS and not negotiated.no_reply(command))
+    assert client.counters.replies == 1 + answered + 1  # OPTNEG, answered steps, EOM
+    assert client.counters.sent[SMFIC_BODY] == 3
+    summary = (tmp_path / "summary.log").read_text()
+    assert f"\tsize={len(MAIL.body)}\t" in summary
+    assert "to=<cfo@example.net>" in summary
+
+
+@pytest.mark.skipif(not postfix_available(), reason="postfix is not installed (make deps)")
+def test_smoke_run_prints_every_row(tmp_path: Path) -> None:
+    report = tmp_path / "performance.md"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--smoke", "--write", str(report)],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = parse_table(result.stdout)
+    assert [row["id"] for row in rows] == list(ROW_IDS), result.stdout
+    for row in rows:
+        figure_value(row["figure"])  # a number, whatever it is
+        assert row["result"] in ("PASS", "FAIL") or row["target"] == "—"
+    written = report.read_text()
+    assert parse_table(written) == rows
+    assert "| Postfix |" in written and "| pymilter |" in written
