@@ -74,7 +74,9 @@ def evaluate(ruleset: RuleSet, message: Message) -> Verdict:
     values = MessageValues(message)
     verdict = Verdict()
     seen: set[tuple] = set()
-    for rule in ruleset.rules:
+    rules = ruleset.rules
+    for number in ruleset.index.candidates(values):
+        rule = rules[number]
         if rule.matcher is not None and not rule.matcher(values):
             continue
         verdict.rules.append(rule)

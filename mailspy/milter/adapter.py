@@ -36,7 +36,6 @@ class MailspyMilter(Milter.Base):
         self._helo = ""
         self._message: Message | None = None
 
-    @Milter.noreply
     def connect(self, hostname, family, hostaddr):
         self._client_name = hostname or ""
         if isinstance(hostaddr, tuple) and hostaddr:
@@ -45,12 +44,10 @@ class MailspyMilter(Milter.Base):
             self._client_address = hostaddr
         return Milter.CONTINUE
 
-    @Milter.noreply
     def hello(self, hostname):
         self._helo = hostname or ""
         return Milter.CONTINUE
 
-    @Milter.noreply
     def envfrom(self, mail_from, *params):
         self._discard()
         envelope = Envelope(mail_from=mail_from, client_address=self._client_address,
@@ -59,25 +56,25 @@ class MailspyMilter(Milter.Base):
         self._message = Message(envelope, body=body)
         return Milter.CONTINUE
 
-    @Milter.noreply
     def envrcpt(self, to, *params):
         if self._message is not None:
             self._message.envelope.rcpt_to.append(to)
         return Milter.CONTINUE
 
-    @Milter.noreply
     def data(self):
-        # Answering DATA matters over TCP: without it the MTA waits out a
-        # delayed ACK (40 ms) per message.
+        # Answering DATA matters over TCP: without an answer the MTA waits
+        # out a delayed ACK (40 ms) per message.
         return Milter.CONTINUE
 
+    # Only headers go unanswered: skipping the answer to DATA or to body
+    # chunks lets Postfix's small writes wait out a delayed ACK over TCP
+    # (Nagle): 22 messages/s per session instead of 400 (bench/, 2026-11).
     @Milter.noreply
     def header(self, name, value):
         if self._message is not None:
             self._message.headers.append((name, value))
         return Milter.CONTINUE
 
-    @Milter.noreply
     def body(self, chunk):
         if self._message is not None and self._message.body is not None:
             self._message.body.write(chunk)

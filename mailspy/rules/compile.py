@@ -14,11 +14,25 @@ import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol
 
 from mailspy.diagnostics import Diagnostic, Position, error
 from mailspy.rules.ast import Action, All, Any, Condition, Not, Regex, Rule, Test
-from mailspy.rules.transform import REGEX_FLAGS, network_problem
+from mailspy.rules.index import (
+    EXACT,
+    PREFIX,
+    SCAN,
+    SUBSTRING,
+    SUFFIX,
+    Anchor,
+    RuleIndex,
+    glob_anchor,
+    glob_shape,
+    regex_anchor,
+    substring_anchor,
+)
+from mailspy.rules.transform import compile_regex, network_problem, regex_flags
 from mailspy.rules.vocabulary import FIELDS
 
 FieldKey = tuple[str, str | None]  # ("header", "X-Spam") or ("sender", None)
@@ -37,6 +51,16 @@ class Values(Protocol):
 
 
 Matcher = Callable[[Values], bool]
+Anchors = list[Anchor] | None  # None: the rule must always be evaluated
+
+_RANK = {EXACT: 0, SUFFIX: 1, PREFIX: 1, SUBSTRING: 2, SCAN: 3}
+
+
+def _best(choices: list[list[Anchor]]) -> Anchors:
+    """Of the operands of an `and`, the one whose anchors are cheapest and fewest."""
+    if not choices:
+        return None
+    return min(choices, key=lambda a: (max((_RANK[x.kind] for x in a), default=3), len(a)))
 
 
 @dataclass(frozen=True)
@@ -72,6 +96,7 @@ class CompiledRule:
     actions: tuple[PlannedAction, ...]
     stops: bool
     fields: frozenset[FieldKey]
+    anchors: Anchors = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +111,11 @@ class RuleSet:
 
     def __len__(self) -> int:
         return len(self.rules)
+
+    @cached_property
+    def index(self) -> RuleIndex:
+        """Built once per rule set, on first use."""
+        return RuleIndex([r.anchors if r.matcher is not None else None for r in self.rules])
 
 
 def compile_rules(
@@ -122,53 +152,83 @@ class _Compiler:
 
     def rule(self, rule: Rule, defaults: Defaults) -> CompiledRule:
         fields: set[FieldKey] = set()
-        matcher = None if rule.condition is None else self.condition(rule.condition, fields)
+        if rule.condition is None:
+            matcher, anchors = None, None
+        else:
+            matcher, anchors = self.condition(rule.condition, fields)
         actions = tuple(plan_action(a, defaults) for a in rule.actions)
         return CompiledRule(rule.name, rule.position, matcher, actions, rule.stops,
-                            frozenset(fields))
+                            frozenset(fields), anchors)
 
-    def condition(self, node: Condition, fields: set[FieldKey]) -> Matcher:
+    def condition(self, node: Condition, fields: set[FieldKey]) -> tuple[Matcher, Anchors]:
+        """The matcher, and the anchors of which one must pass for it to match."""
         if isinstance(node, Not):
-            inner = self.condition(node.operand, fields)
-            return lambda values: not inner(values)
-        if isinstance(node, All):
-            parts = tuple(self.condition(n, fields) for n in node.operands)
-            return lambda values: all(p(values) for p in parts)
-        if isinstance(node, Any):
-            parts = tuple(self.condition(n, fields) for n in node.operands)
-            return lambda values: any(p(values) for p in parts)
+            inner, _ = self.condition(node.operand, fields)
+            return (lambda values: not inner(values)), None
+        if isinstance(node, All | Any):
+            compiled = [self.condition(n, fields) for n in node.operands]
+            parts = tuple(m for m, _ in compiled)
+            if isinstance(node, All):
+                return (lambda values: all(p(values) for p in parts)), _best(
+                    [a for _, a in compiled if a is not None])
+            branches = [a for _, a in compiled]
+            anchors = None if None in branches else [x for a in branches for x in a]
+            return (lambda values: any(p(values) for p in parts)), anchors
         key = (node.field.name, node.field.argument)
         fields.add(key)
-        return self.test(node, key)
+        one, on_folded, anchors = self.test(node, key)
+        if on_folded:
+            return (lambda values: any(one(v) for v in values.folded(key))), anchors
+        return (lambda values: any(one(v) for v in values.raw(key))), anchors
 
-    def test(self, test: Test, key: FieldKey) -> Matcher:
+    def test(self, test: Test, key: FieldKey) -> tuple[Callable[[object], bool], bool, list]:
+        """(does one value pass?, on folded values?, anchors) for a test."""
         op, value = test.op, test.value
         if op == "is":
             text = fold(value)
-            return lambda values: text in values.folded(key)
+            return text.__eq__, True, [Anchor(key, EXACT, text)]
         if op == "contains":
             text = fold(value)
-            return lambda values: any(text in v for v in values.folded(key))
+            one = lambda v: text in v  # noqa: E731
+            return one, True, [substring_anchor(key, text, one)]
         if op == "glob":
-            glob = re.compile(fnmatch.translate(fold(value)))
-            return lambda values: any(glob.match(v) for v in values.folded(key))
+            return self._glob(fold(value), key)
         if op == "regex":
             regex = _regex(value)
             if regex is None:
-                return lambda values: False  # reported by the transformer
-            return lambda values: any(regex.search(v) for v in values.raw(key))
+                return (lambda v: False), False, []  # reported by the transformer
+            one = lambda v: regex.search(v) is not None  # noqa: E731
+            return one, False, [regex_anchor(key, regex.pattern, regex.flags, one)]
         if op in ("in", "in-file"):
-            entries = self._read_list(value, test.position) if op == "in-file" else value
-            spec = FIELDS.get(key[0])
-            if spec is not None and spec.kind == "address":
-                # an inline list was checked by the transformer; a file is checked here
-                where = test.position if op == "in-file" else None
-                networks = self._networks(entries, where)
-                return lambda values: any(in_networks(v, networks) for v in values.raw(key))
-            texts = frozenset(fold(v) for v in entries)
-            return lambda values: not texts.isdisjoint(values.folded(key))
-        compare = _COMPARE[op]
-        return lambda values: any(compare(v, value) for v in values.raw(key))
+            return self._in(op, value, key, test.position)
+        compare, limit = _COMPARE[op], value
+        one = lambda v: compare(v, limit)  # noqa: E731
+        return one, False, [Anchor(key, SCAN, check=one, on_folded=False)]
+
+    def _glob(self, glob: str, key: FieldKey) -> tuple[Callable[[object], bool], bool, list]:
+        """Plain shapes (`*.exe`, `invoice*`, no wildcard) need no regex at all."""
+        kind, literal = glob_shape(glob)
+        if kind == EXACT:
+            one = literal.__eq__
+        elif kind == SUFFIX:
+            one = lambda v: v.endswith(literal)  # noqa: E731
+        elif kind == PREFIX:
+            one = lambda v: v.startswith(literal)  # noqa: E731
+        else:
+            regex = re.compile(fnmatch.translate(glob))
+            one = lambda v: regex.match(v) is not None  # noqa: E731
+        return one, True, [glob_anchor(key, glob, one)]
+
+    def _in(self, op: str, value, key: FieldKey, where: Position):
+        entries = self._read_list(value, where) if op == "in-file" else value
+        spec = FIELDS.get(key[0])
+        if spec is not None and spec.kind == "address":
+            # an inline list was checked by the transformer; a file is checked here
+            networks = self._networks(entries, where if op == "in-file" else None)
+            one = lambda v: in_networks(v, networks)  # noqa: E731
+            return one, False, [Anchor(key, SCAN, check=one, on_folded=False)]
+        texts = frozenset(fold(v) for v in entries)
+        return texts.__contains__, True, [Anchor(key, EXACT, t) for t in texts]
 
     def _read_list(self, path: str, where: Position) -> tuple[str, ...]:
         """A list file's entries, read once per load (so SIGHUP re-reads it)."""
@@ -209,10 +269,7 @@ def in_networks(value: str, networks: tuple) -> bool:
 
 
 def _regex(value: Regex) -> re.Pattern[str] | None:
-    flags = 0
-    for letter in value.flags:
-        flags |= REGEX_FLAGS.get(letter, 0)
     try:
-        return re.compile(value.pattern, flags)
+        return compile_regex(value.pattern, regex_flags(value.flags))
     except re.error:
         return None

@@ -17,8 +17,7 @@ from mailspy.diagnostics import Diagnostic, Position, error, warning
 from mailspy.rules.ast import Rule
 from mailspy.rules.check import check_rules
 from mailspy.rules.compile import DEFAULTS, Defaults, RuleSet, compile_rules
-from mailspy.rules.parse import parse_text
-from mailspy.rules.transform import RulesTransformer
+from mailspy.rules.parse import parse_rules
 
 SUFFIX = ".rules"
 
@@ -77,11 +76,8 @@ def read_rules_file(path: Path) -> tuple[list[Rule], list[Diagnostic]]:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         return [], [*diagnostics, _not_utf8(name, data, exc.start)]
-    trees, syntax = parse_text(text, name)
-    diagnostics += syntax
-    transformer = RulesTransformer(name)
-    rules = [rule for tree in trees for rule in transformer.transform(tree)]
-    return rules, diagnostics + transformer.diagnostics
+    rules, found = parse_rules(text, name)
+    return rules, diagnostics + found
 
 
 def _not_utf8(name: str, data: bytes, offset: int) -> Diagnostic:

@@ -10,11 +10,12 @@ broken rule in a file, not only the first.
 from __future__ import annotations
 
 import re
+import threading
 from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from lark import Lark, Tree
+from lark import Lark
 from lark.exceptions import (
     UnexpectedCharacters,
     UnexpectedEOF,
@@ -23,6 +24,8 @@ from lark.exceptions import (
 )
 
 from mailspy.diagnostics import Diagnostic, Position, error
+from mailspy.rules.ast import Rule
+from mailspy.rules.transform import RulesTransformer
 
 
 def grammar_text() -> str:
@@ -35,10 +38,30 @@ def grammar_text() -> str:
 
 
 @cache
+def _transformer() -> RulesTransformer:
+    return RulesTransformer("")
+
+
+@cache
 def parser() -> Lark:
-    # The basic lexer makes every keyword a keyword everywhere: with lark's
-    # contextual lexer `rule` or `when` in an action's place would lex as a name.
-    return Lark(grammar_text(), parser="lalr", lexer="basic", propagate_positions=True)
+    """One LALR parser that builds Rule objects as it reduces (no tree in between).
+
+    The basic lexer makes every keyword a keyword everywhere: with lark's
+    contextual lexer `rule` or `when` in an action's place would lex as a name.
+    """
+    return Lark(grammar_text(), parser="lalr", lexer="basic", transformer=_transformer())
+
+
+_parsing = threading.Lock()  # the parser's transformer is shared: one file at a time
+
+
+def parse_rules(text: str, file: str) -> tuple[list[Rule], list[Diagnostic]]:
+    """The rules of one file, with every syntax and semantic problem found in it."""
+    with _parsing:
+        transformer = _transformer()
+        transformer.file, transformer.diagnostics = file, []
+        rules, syntax = parse_text(text, file)
+        return rules, syntax + transformer.diagnostics
 
 
 # Typical mistakes, recognised by the parser state they leave behind.
@@ -131,27 +154,33 @@ _TERMINAL_NAMES = {
 _RULE_HEAD = re.compile(r"^[ \t]*(rule)\b", re.MULTILINE)
 
 
-def parse_text(text: str, file: str) -> tuple[list[Tree], list[Diagnostic]]:
-    """Parse a whole file, recovering at rule boundaries after each syntax error."""
-    trees: list[Tree] = []
+def parse_text(text: str, file: str) -> tuple[list[Rule], list[Diagnostic]]:
+    """Parse a whole file, recovering at rule boundaries after each syntax error.
+
+    Semantic diagnostics of a parse that then failed are dropped: the rules
+    they were about are parsed again (quietly) by the recovery."""
+    rules: list[Rule] = []
     diagnostics: list[Diagnostic] = []
+    semantic = _transformer().diagnostics
     start = 0
     while start is not None:
+        mark = len(semantic)
         try:
-            trees.append(parser().parse(_from(text, start)))
+            rules += parser().parse(_from(text, start))
             break
         except UnexpectedInput as exc:
+            del semantic[mark:]
             diagnostics.append(_syntax_error(exc, text, file))
             where = _offset(exc, text)
             heads = [m.start(1) for m in _RULE_HEAD.finditer(text, start)]
             earlier = [h for h in heads if start < h < where]
             if earlier:
-                trees.extend(_quietly(text, start, earlier[-1]))
+                rules += _quietly(text, start, earlier[-1])
             if where in heads and where > start:
                 start = where  # a rule began before the previous one was closed
             else:
                 start = next((h for h in heads if h > where), None)
-    return trees, diagnostics
+    return rules, diagnostics
 
 
 def _from(text: str, start: int, end: int | None = None) -> str:
@@ -160,11 +189,14 @@ def _from(text: str, start: int, end: int | None = None) -> str:
     return prefix + text[start:end]
 
 
-def _quietly(text: str, start: int, end: int) -> list[Tree]:
+def _quietly(text: str, start: int, end: int) -> list[Rule]:
     """The complete rules before a broken one; nothing if the cut went wrong."""
+    semantic = _transformer().diagnostics
+    mark = len(semantic)
     try:
-        return [parser().parse(_from(text, start, end))]
+        return parser().parse(_from(text, start, end))
     except UnexpectedInput:
+        del semantic[mark:]
         return []
 
 
@@ -205,6 +237,9 @@ def _example_labels() -> dict[object, str]:
     go wrong in several ways.
     """
     labels: dict[object, str] = {}
+    transformer = _transformer()
+    saved = transformer.file, transformer.diagnostics
+    transformer.diagnostics = []
     for label, examples in _EXAMPLES.items():
         for example in examples:
             try:
@@ -214,6 +249,7 @@ def _example_labels() -> dict[object, str]:
                 labels.setdefault(exc.state.position, label)
             except UnexpectedInput:
                 pass
+    transformer.file, transformer.diagnostics = saved
     return labels
 
 

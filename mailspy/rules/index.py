@@ -1,0 +1,179 @@
+"""Which rules can possibly match a message, without asking every rule.
+
+For each rule the compiler names its anchors: tests of which at least one
+must pass for the rule to match (one test of an `and`, every branch of an
+`or`). Anchors on literal text go into tables: exact values in a dict,
+globs like `*@bank.example` and `invoice*` by suffix and prefix, substrings
+(`contains`, `*word*`, the literal parts of other globs and regexes) by
+their first three characters. A message then touches only the rules whose
+anchors it hits, plus the rules with no anchor (`not ...`, no `when`), in
+file order. The few anchors with no literal (a short `contains`, a size,
+a network, a regex without a literal run) are checked one by one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+FieldKey = tuple[str, str | None]
+
+EXACT, SUFFIX, PREFIX, SUBSTRING, SCAN = "exact", "suffix", "prefix", "substring", "scan"
+GRAM = 3
+
+
+@dataclass(frozen=True)
+class Anchor:
+    key: FieldKey
+    kind: str
+    literal: str = ""  # folded text for exact/suffix/prefix/substring
+    check: Callable[[object], bool] | None = None  # for scan: one value -> passes?
+    on_folded: bool = True  # scan: check folded values (else raw)
+
+
+class RuleIndex:
+    def __init__(self, anchors: list[list[Anchor] | None]) -> None:
+        self.always: list[int] = []
+        self.exact: dict[FieldKey, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+        self.suffix: dict[FieldKey, dict[int, dict[str, list[int]]]] = _nested()
+        self.prefix: dict[FieldKey, dict[int, dict[str, list[int]]]] = _nested()
+        self.grams: dict[FieldKey, dict[str, dict[str, list[int]]]] = _nested()
+        self.scan: dict[FieldKey, list[tuple[Anchor, list[int]]]] = defaultdict(list)
+        for number, rule_anchors in enumerate(anchors):
+            if rule_anchors is None:
+                self.always.append(number)
+            else:
+                for anchor in rule_anchors:
+                    self._add(anchor, number)
+        self.literal_keys = tuple(set(self.exact) | set(self.suffix) | set(self.prefix)
+                                  | set(self.grams))
+
+    def _add(self, anchor: Anchor, number: int) -> None:
+        key, text = anchor.key, anchor.literal
+        if anchor.kind == EXACT:
+            self.exact[key][text].append(number)
+        elif anchor.kind == SUFFIX:
+            self.suffix[key][len(text)][text].append(number)
+        elif anchor.kind == PREFIX:
+            self.prefix[key][len(text)][text].append(number)
+        elif anchor.kind == SUBSTRING:
+            self.grams[key][text[:GRAM]][text].append(number)
+        else:
+            self.scan[key].append((anchor, [number]))
+
+    def candidates(self, values) -> list[int]:
+        """Numbers of the rules that may match, in file order."""
+        hits = set(self.always)
+        for key in self.literal_keys:
+            for value in values.folded(key):
+                self._literal_hits(key, value, hits)
+        for key, anchors in self.scan.items():
+            for anchor, numbers in anchors:
+                checked = values.folded(key) if anchor.on_folded else values.raw(key)
+                if any(anchor.check(v) for v in checked):
+                    hits.update(numbers)
+        return sorted(hits)
+
+    def _literal_hits(self, key: FieldKey, value: str, hits: set[int]) -> None:
+        exact = self.exact.get(key)
+        if exact and value in exact:
+            hits.update(exact[value])
+        for length, table in self.suffix.get(key, {}).items():
+            if len(value) >= length and (found := table.get(value[-length:])):
+                hits.update(found)
+        for length, table in self.prefix.get(key, {}).items():
+            if (found := table.get(value[:length])) and len(value) >= length:
+                hits.update(found)
+        grams = self.grams.get(key)
+        if grams:
+            for start in range(len(value) - GRAM + 1):
+                bucket = grams.get(value[start:start + GRAM])
+                if bucket:
+                    for text, numbers in bucket.items():
+                        if value.startswith(text, start):
+                            hits.update(numbers)
+
+
+def _nested():
+    return defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+
+
+# -- literals that a glob or a regex cannot match without -----------------------
+
+def glob_shape(glob: str) -> tuple[str, str]:
+    """(kind, literal) for a folded glob: EXACT, SUFFIX (`*.exe`), PREFIX
+    (`invoice*`), SUBSTRING (a literal run every match contains) or SCAN.
+
+    Character classes (`[...]`, whose `]` rules are subtle) are never taken
+    for literal text: only runs between `*` and `?` without brackets are.
+    """
+    if not any(c in glob for c in "*?["):
+        return EXACT, glob
+    if "[" not in glob and "]" not in glob and "?" not in glob and glob.count("*") == 1:
+        head, tail = glob.split("*")
+        if not head and tail:
+            return SUFFIX, tail
+        if head and not tail:
+            return PREFIX, head
+    runs = [run for run in re.split(r"[*?]", glob) if "[" not in run and "]" not in run]
+    longest = max(runs, key=len, default="")
+    if len(longest) >= GRAM:
+        return SUBSTRING, longest
+    return SCAN, ""
+
+
+def glob_anchor(key: FieldKey, glob: str, check: Callable[[object], bool]) -> Anchor:
+    kind, literal = glob_shape(glob)
+    if kind == SCAN:
+        return Anchor(key, SCAN, check=check)
+    return Anchor(key, kind, literal)
+
+
+def substring_anchor(key: FieldKey, text: str, check: Callable[[object], bool]) -> Anchor:
+    if len(text) >= GRAM:
+        return Anchor(key, SUBSTRING, text)
+    return Anchor(key, SCAN, check=check)
+
+
+def regex_anchor(key: FieldKey, pattern: str, flags: int,
+                 check: Callable[[object], bool]) -> Anchor:
+    """A run of literal characters every match must contain, else a scan.
+
+    Only case-sensitive patterns qualify (folding the value could otherwise
+    lose a match), and only characters that ASCII folding leaves alone
+    appear in the literal, so that folded values can be searched.
+    """
+    literal = _required_literal(pattern, flags)
+    if literal and len(literal) >= GRAM:
+        return Anchor(key, SUBSTRING, literal)
+    return Anchor(key, SCAN, check=check, on_folded=False)
+
+
+def _required_literal(pattern: str, flags: int) -> str:
+    if flags & re.IGNORECASE:
+        return ""
+    try:
+        from re import _parser  # the stdlib's own regex parser
+
+        parsed = _parser.parse(pattern, flags)
+    except Exception:  # private API: any surprise means "no literal"
+        return ""
+    if parsed.state.flags & (re.IGNORECASE | re.VERBOSE):
+        return ""
+    runs, current = [], []
+    for op, argument in parsed:
+        if str(op) == "LITERAL" and _fold_stable(chr(argument)):
+            current.append(chr(argument))
+        else:
+            runs.append("".join(current))
+            current = []
+    runs.append("".join(current))
+    return max(runs, key=len)
+
+
+def _fold_stable(char: str) -> bool:
+    """Characters ASCII folding maps to themselves (so folded values keep them)."""
+    return not ("A" <= char <= "Z")
+
