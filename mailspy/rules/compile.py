@@ -114,7 +114,7 @@ class RuleSet:
 
     @cached_property
     def index(self) -> RuleIndex:
-        """Built once per rule set, on first use."""
+        """Built once per rule set (compile_rules builds it at load)."""
         return RuleIndex([r.anchors if r.matcher is not None else None for r in self.rules])
 
 
@@ -123,7 +123,9 @@ def compile_rules(
 ) -> tuple[RuleSet, list[Diagnostic]]:
     compiler = _Compiler()
     compiled = tuple(compiler.rule(r, defaults) for r in rules)
-    return RuleSet(compiled, tuple(files)), compiler.diagnostics
+    ruleset = RuleSet(compiled, tuple(files))
+    _ = ruleset.index  # built at load, not on the first message
+    return ruleset, compiler.diagnostics
 
 
 PATH_ACTIONS = ("log-summary", "log-headers", "archive-to-maildir")

@@ -14,7 +14,7 @@ a network, a regex without a literal run) are checked one by one.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -39,14 +39,19 @@ class RuleIndex:
         self.exact: dict[FieldKey, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         self.suffix: dict[FieldKey, dict[int, dict[str, list[int]]]] = _nested()
         self.prefix: dict[FieldKey, dict[int, dict[str, list[int]]]] = _nested()
-        self.grams: dict[FieldKey, dict[str, dict[str, list[int]]]] = _nested()
+        self.grams: dict[FieldKey, dict[str, dict[tuple[str, int], list[int]]]] = _nested()
         self.scan: dict[FieldKey, list[tuple[Anchor, list[int]]]] = defaultdict(list)
+        substrings: list[tuple[Anchor, int]] = []
         for number, rule_anchors in enumerate(anchors):
             if rule_anchors is None:
                 self.always.append(number)
-            else:
-                for anchor in rule_anchors:
+                continue
+            for anchor in rule_anchors:
+                if anchor.kind == SUBSTRING:
+                    substrings.append((anchor, number))
+                else:
                     self._add(anchor, number)
+        self._add_substrings(substrings)
         self.literal_keys = tuple(set(self.exact) | set(self.suffix) | set(self.prefix)
                                   | set(self.grams))
 
@@ -58,10 +63,19 @@ class RuleIndex:
             self.suffix[key][len(text)][text].append(number)
         elif anchor.kind == PREFIX:
             self.prefix[key][len(text)][text].append(number)
-        elif anchor.kind == SUBSTRING:
-            self.grams[key][text[:GRAM]][text].append(number)
         else:
             self.scan[key].append((anchor, [number]))
+
+    def _add_substrings(self, substrings: list[tuple[Anchor, int]]) -> None:
+        """File each literal under its rarest three characters: a common start
+        ("tic" of a thousand "ticket v123" rules) would make one huge bucket."""
+        counts: Counter[str] = Counter()
+        for anchor, _ in substrings:
+            counts.update({anchor.literal[i:i + GRAM] for i in _starts(anchor.literal)})
+        for anchor, number in substrings:
+            text = anchor.literal
+            offset = min(_starts(text), key=lambda i: counts[text[i:i + GRAM]])
+            self.grams[anchor.key][text[offset:offset + GRAM]][(text, offset)].append(number)
 
     def candidates(self, values) -> list[int]:
         """Numbers of the rules that may match, in file order."""
@@ -91,9 +105,13 @@ class RuleIndex:
             for start in range(len(value) - GRAM + 1):
                 bucket = grams.get(value[start:start + GRAM])
                 if bucket:
-                    for text, numbers in bucket.items():
-                        if value.startswith(text, start):
+                    for (text, offset), numbers in bucket.items():
+                        if start >= offset and value.startswith(text, start - offset):
                             hits.update(numbers)
+
+
+def _starts(text: str) -> range:
+    return range(len(text) - GRAM + 1)
 
 
 def _nested():
@@ -141,39 +159,38 @@ def regex_anchor(key: FieldKey, pattern: str, flags: int,
                  check: Callable[[object], bool]) -> Anchor:
     """A run of literal characters every match must contain, else a scan.
 
-    Only case-sensitive patterns qualify (folding the value could otherwise
-    lose a match), and only characters that ASCII folding leaves alone
-    appear in the literal, so that folded values can be searched.
+    The run is taken from the top level of the parsed pattern (every item
+    there is required) and folded like the values it is looked for in.
     """
     literal = _required_literal(pattern, flags)
-    if literal and len(literal) >= GRAM:
+    if len(literal) >= GRAM:
         return Anchor(key, SUBSTRING, literal)
     return Anchor(key, SCAN, check=check, on_folded=False)
 
 
+# ASCII letters that an ignore-case regex also matches with a non-ASCII
+# character (İ ı, K for Kelvin, ſ): folding the value would miss those.
+_WIDER_UNDER_IGNORECASE = frozenset("iksIKS")
+
+
 def _required_literal(pattern: str, flags: int) -> str:
-    if flags & re.IGNORECASE:
-        return ""
     try:
         from re import _parser  # the stdlib's own regex parser
 
         parsed = _parser.parse(pattern, flags)
-    except Exception:  # private API: any surprise means "no literal"
+    except Exception:  # a private API: any surprise means "no literal"
         return ""
-    if parsed.state.flags & (re.IGNORECASE | re.VERBOSE):
-        return ""
+    nocase = (flags | parsed.state.flags) & re.IGNORECASE
     runs, current = [], []
     for op, argument in parsed:
-        if str(op) == "LITERAL" and _fold_stable(chr(argument)):
-            current.append(chr(argument))
+        char = chr(argument) if str(op) == "LITERAL" else None
+        usable = char is not None and (not nocase or (
+            char.isascii() and char not in _WIDER_UNDER_IGNORECASE))
+        if usable:
+            current.append(char.lower() if char.isascii() else char)
         else:
             runs.append("".join(current))
             current = []
     runs.append("".join(current))
     return max(runs, key=len)
-
-
-def _fold_stable(char: str) -> bool:
-    """Characters ASCII folding maps to themselves (so folded values keep them)."""
-    return not ("A" <= char <= "Z")
 

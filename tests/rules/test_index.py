@@ -84,7 +84,8 @@ def test_edges_of_the_literal_tables(load):
                  'rule "prefix" { when attachment matches "inv*" log-summary }\n'
                  'rule "nocase" { when attachment matches /(?i)SETUP/ log-summary }\n'
                  'rule "upper" { when attachment matches /SETUP/ log-summary }\n'
-                 'rule "grams" { when attachment contains "voice" log-summary }').rules
+                 'rule "grams" { when attachment contains "voice" log-summary }\n'
+                 'rule "kelvin" { when attachment matches /(?i)pass/ log-summary }').rules
 
     def fired(*names: str) -> list[str]:
         return [r.name for r in evaluate(rules, message("a@x", [], "", list(names))).rules]
@@ -95,6 +96,8 @@ def test_edges_of_the_literal_tables(load):
     assert fired("SETUP.bin") == ["nocase", "upper"]  # the index folds, the regex does not
     assert fired("INVOICE") == ["prefix", "grams"]
     assert fired("voice") == ["grams"]
+    assert fired("PAſſ") == ["kelvin"]  # ſ matches s when case is ignored
+    assert fired("\u212a") == []
 
 
 def test_glob_shapes():
