@@ -71,13 +71,29 @@ _HEADERS, _BODY, _CONTAINER = "headers", "body", "container"
 
 def walk(headers: list[tuple[str, str]], body: BinaryIO | None) -> list[Attachment]:
     """Every attachment of the message, in the order they appear."""
+    if _cannot_name_a_file(headers):
+        return []
     walker = _Walker()
     walker.start(headers)
-    if body is not None:
+    if body is not None and not walker.idle():
         with contextlib.suppress(OSError, ValueError):  # a pipe: read from where it is
             body.seek(0)
         walker.read(body)
     return walker.finish()
+
+
+def _cannot_name_a_file(headers: list[tuple[str, str]]) -> bool:
+    """A single-part message with no file name in sight (most mail): no need to
+    parse its MIME headers or read its body. Conservative: any doubt says no."""
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == "content-disposition":
+            return False
+        if lowered == "content-type":
+            kind = value.lower()
+            if "multipart" in kind or "message" in kind or "name" in kind:
+                return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -365,6 +381,13 @@ class _Walker:
         top = _Entity(path="", depth=0, is_message=True)
         self.stack.append(top)
         self._open_body(top, _describe(headers))
+
+    def idle(self) -> bool:
+        """True when the body cannot hold an attachment: one unnamed leaf, open
+        before a byte is read (most mail), so the body is not read at all."""
+        top = self.stack[-1]
+        return len(self.stack) == 1 and top.state == _BODY and top.sink is None \
+            and not self.raw_sinks
 
     def read(self, body: BinaryIO) -> None:
         reader = _Reader(body)
