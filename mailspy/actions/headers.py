@@ -33,8 +33,13 @@ BOUNCE_SENDER = "MAILER-DAEMON"
 
 
 def from_line(message: Message) -> bytes:
-    """The mbox separator: `From SENDER asctime-date-in-UTC` plus LF."""
-    sender = clean(message.envelope.sender) or BOUNCE_SENDER
+    """The mbox separator: `From SENDER asctime-date-in-UTC` plus LF.
+
+    mbox readers take this line as ASCII and split it at spaces: an SMTPUTF8
+    sender's non-ASCII characters are written as `\\xNN`/`\\uNNNN` escapes
+    and a space (a quoted local part) as `\\x20`."""
+    sender = clean(message.envelope.sender).replace(" ", "\\x20") or BOUNCE_SENDER
+    sender = sender.encode("ascii", "backslashreplace").decode("ascii")
     date = time.asctime(time.gmtime(message.received_at))
     return f"From {sender} {date}\n".encode()
 

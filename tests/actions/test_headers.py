@@ -57,7 +57,7 @@ def test_nul_is_escaped_and_bare_cr_dropped():
 def test_hostile_sender_cannot_break_the_from_line():
     block = format_header_block(_message([("Subject", "x")], mail_from="<a\r\nX-Evil: 1>"))
     assert block.split(b"\n")[:2] == [
-        b"From a  X-Evil: 1 Thu Nov  5 09:07:03 2026",
+        b"From a\\x20\\x20X-Evil:\\x201 Thu Nov  5 09:07:03 2026",
         b"X-Timestamp: 1793869623",
     ]
 
