@@ -12,7 +12,7 @@ APT_PACKAGES := libmilter-dev postfix procmail swaks gcc python3-dev python3-ven
                 libpython3.11-testsuite
 PYTEST_ARGS ?=
 
-.PHONY: test run deps apt lint wheel clean bench
+.PHONY: test run deps apt lint wheel clean bench fuzz
 
 test: deps
 	$(VENV)/bin/ruff check .
@@ -39,6 +39,15 @@ run: deps
 # The benchmark: prints a table of ratios and writes docs/performance.md.
 bench: deps
 	$(PY) bench/run.py --write docs/performance.md
+
+# Fuzz the message parser, MIME walk, rules and log formats (atheris/libFuzzer)
+# for FUZZ_TIME seconds. What it learns stays in var/fuzz/corpus for the next
+# run; a crash or timeout is saved as var/fuzz/crash-* or var/fuzz/timeout-*.
+FUZZ_TIME ?= 3600
+fuzz: deps
+	@mkdir -p var/fuzz/corpus
+	$(PY) fuzz/fuzz_message.py -max_total_time=$(FUZZ_TIME) -timeout=10 -max_len=65536 \
+	    -print_final_stats=1 -artifact_prefix=var/fuzz/ var/fuzz/corpus fuzz/seeds
 
 lint: deps
 	$(VENV)/bin/ruff check .

@@ -83,7 +83,7 @@ def header_bytes(value: str) -> bytes:
     return _UNFOLDED_BREAK.sub(b"\n ", raw)
 
 
-_NAME_BAD = re.compile(rb"[\x00-\x20\x7f:]")
+_NAME_BAD = re.compile(rb"[\x00-\x20\x7f-\xff:]")
 
 
 def header_name_bytes(name: str) -> bytes:

@@ -139,7 +139,7 @@ def plan_action(action: Action, defaults: Defaults) -> PlannedAction:
         )
     if defaults.root and action.name in PATH_ACTIONS:
         # normpath of an absolute path never climbs above "/", so no `..` leaves the root
-        target = defaults.root.rstrip("/") + os.path.normpath("/" + target)
+        target = defaults.root.rstrip("/") + os.path.normpath("/" + target.lstrip("/"))
     return PlannedAction(action.name, target, action.options)
 
 
