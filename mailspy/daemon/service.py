@@ -121,6 +121,7 @@ class Daemon:
         if not result.files:
             log.info("no rules files in %s: recording every message as the original "
                      "mailspy did", self.options.rules.rules_dir)
+        _ = result.rules.index  # built now, not on the first message
         return result.rules
 
     def reload(self) -> None:

@@ -22,14 +22,13 @@ from mailspy.rules.ast import Action, All, Any, Condition, Not, Regex, Rule, Tes
 from mailspy.rules.index import (
     EXACT,
     PREFIX,
+    REGEX,
     SCAN,
     SUBSTRING,
     SUFFIX,
     Anchor,
     RuleIndex,
-    glob_anchor,
     glob_shape,
-    regex_anchor,
     substring_anchor,
 )
 from mailspy.rules.transform import compile_regex, network_problem, regex_flags
@@ -53,7 +52,7 @@ class Values(Protocol):
 Matcher = Callable[[Values], bool]
 Anchors = list[Anchor] | None  # None: the rule must always be evaluated
 
-_RANK = {EXACT: 0, SUFFIX: 1, PREFIX: 1, SUBSTRING: 2, SCAN: 3}
+_RANK = {EXACT: 0, SUFFIX: 1, PREFIX: 1, SUBSTRING: 2, REGEX: 2, SCAN: 3}
 
 
 def _best(choices: list[list[Anchor]]) -> Anchors:
@@ -114,7 +113,7 @@ class RuleSet:
 
     @cached_property
     def index(self) -> RuleIndex:
-        """Built once per rule set (compile_rules builds it at load)."""
+        """Built once per rule set, on first use (the daemon builds it at load)."""
         return RuleIndex([r.anchors if r.matcher is not None else None for r in self.rules])
 
 
@@ -123,9 +122,7 @@ def compile_rules(
 ) -> tuple[RuleSet, list[Diagnostic]]:
     compiler = _Compiler()
     compiled = tuple(compiler.rule(r, defaults) for r in rules)
-    ruleset = RuleSet(compiled, tuple(files))
-    _ = ruleset.index  # built at load, not on the first message
-    return ruleset, compiler.diagnostics
+    return RuleSet(compiled, tuple(files)), compiler.diagnostics
 
 
 PATH_ACTIONS = ("log-summary", "log-headers", "archive-to-maildir")
@@ -200,7 +197,8 @@ class _Compiler:
             if regex is None:
                 return (lambda v: False), False, []  # reported by the transformer
             one = lambda v: regex.search(v) is not None  # noqa: E731
-            return one, False, [regex_anchor(key, regex.pattern, regex.flags, one)]
+            # its literal is looked for when the index is built, not by check-rules
+            return one, False, [Anchor(key, REGEX, regex.pattern, one, False, regex.flags)]
         if op in ("in", "in-file"):
             return self._in(op, value, key, test.position)
         compare, limit = _COMPARE[op], value
@@ -219,7 +217,8 @@ class _Compiler:
         else:
             regex = re.compile(fnmatch.translate(glob))
             one = lambda v: regex.match(v) is not None  # noqa: E731
-        return one, True, [glob_anchor(key, glob, one)]
+        anchor = Anchor(key, SCAN, check=one) if kind == SCAN else Anchor(key, kind, literal)
+        return one, True, [anchor]
 
     def _in(self, op: str, value, key: FieldKey, where: Position):
         entries = self._read_list(value, where) if op == "in-file" else value

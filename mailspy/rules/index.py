@@ -21,6 +21,7 @@ from dataclasses import dataclass
 FieldKey = tuple[str, str | None]
 
 EXACT, SUFFIX, PREFIX, SUBSTRING, SCAN = "exact", "suffix", "prefix", "substring", "scan"
+REGEX = "regex"  # a regex whose literal is looked for when the index is built
 GRAM = 3
 
 
@@ -31,6 +32,7 @@ class Anchor:
     literal: str = ""  # folded text for exact/suffix/prefix/substring
     check: Callable[[object], bool] | None = None  # for scan: one value -> passes?
     on_folded: bool = True  # scan: check folded values (else raw)
+    flags: int = 0  # REGEX: the pattern's flags; `literal` holds the pattern
 
 
 class RuleIndex:
@@ -47,6 +49,8 @@ class RuleIndex:
                 self.always.append(number)
                 continue
             for anchor in rule_anchors:
+                if anchor.kind == REGEX:
+                    anchor = regex_anchor(anchor.key, anchor.literal, anchor.flags, anchor.check)
                 if anchor.kind == SUBSTRING:
                     substrings.append((anchor, number))
                 else:
@@ -140,13 +144,6 @@ def glob_shape(glob: str) -> tuple[str, str]:
     if len(longest) >= GRAM:
         return SUBSTRING, longest
     return SCAN, ""
-
-
-def glob_anchor(key: FieldKey, glob: str, check: Callable[[object], bool]) -> Anchor:
-    kind, literal = glob_shape(glob)
-    if kind == SCAN:
-        return Anchor(key, SCAN, check=check)
-    return Anchor(key, kind, literal)
 
 
 def substring_anchor(key: FieldKey, text: str, check: Callable[[object], bool]) -> Anchor:
