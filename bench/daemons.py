@@ -23,6 +23,14 @@ def start_null(workdir: Path) -> MilterProcess:
                          output=workdir / f"null-{port}.out").start()
 
 
+def start_listening(workdir: Path) -> MilterProcess:
+    """bench/listening_milter.py: takes every step mailspy takes, does nothing."""
+    port = free_port()
+    script = Path(__file__).with_name("listening_milter.py")
+    return MilterProcess([sys.executable, str(script), f"inet:{port}@127.0.0.1"], port=port,
+                         output=workdir / f"listening-{port}.out").start()
+
+
 def mailspy_argv(port: int, rules_dir: Path, workdir: Path, *extra: str) -> list[str]:
     """`mailspy run` as a postmaster would start it, with its logs and its spool under
     workdir (never /var/spool/mailspy: a killed run would leave copies to deliver there).

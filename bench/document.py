@@ -29,6 +29,10 @@ median of the repetitions; mailspy and its baseline run in turns, the order alte
   CPU time (user + system, all threads) per message. The client is Python too: with the
   null milter it uses about a core, so the null rate is partly the client's limit and
   the ratio flatters mailspy rather than the reverse.
+- **L4**: the same client and messages, mailspy against `bench/listening_milter.py`, a
+  pymilter milter that takes every step mailspy needs (recipients, headers unanswered,
+  DATA, body) and does nothing: what receiving the message through pymilter costs by
+  itself, which the null milter of C4 negotiates away.
 - **P4, P16, P1**: Postfix's `smtp-source` (4 KiB messages) into three private Postfix
   instances on loopback (`tests/e2e/postfix.py`), identical but for their milter, which
   discard what they accept. The rate is smtp-source's submission rate; every run waits

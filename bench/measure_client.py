@@ -91,11 +91,12 @@ def client_rate(target: tuple[str, int], corpus: Sequence[Mail], count: int,
     return count / elapsed
 
 
-def throughput_rows(mailspy: MilterProcess, null: MilterProcess, mailspy_dir: Path,
-                    corpus: Sequence[Mail], sizes: Sizes, progress: Progress) -> list[Row]:
-    """Null milter and mailspy in turns (the order alternates by repetition), so that a
-    noisy neighbour hurts both; the median repetition is reported."""
-    milters = {"null": null, "mailspy": mailspy}
+def throughput_rows(mailspy: MilterProcess, null: MilterProcess, listening: MilterProcess,
+                    mailspy_dir: Path, corpus: Sequence[Mail], sizes: Sizes,
+                    progress: Progress) -> list[Row]:
+    """Null milter, listening milter and mailspy in turns (the order alternates by
+    repetition), so that a noisy neighbour hurts all; the median repetition is reported."""
+    milters = {"null": null, "listening": listening, "mailspy": mailspy}
     runs = ((sizes.client_concurrency, sizes.client_messages),
             (1, sizes.client_single_messages))
     rates: dict[tuple[str, int], list[float]] = {(n, c): [] for n in milters for c, _ in runs}
@@ -133,6 +134,19 @@ def throughput_rows(mailspy: MilterProcess, null: MilterProcess, mailspy_dir: Pa
                         f"{rate(ours)}; milter CPU {ours_cpu:,.0f} µs/msg",
                         f"{rate(base)}; milter CPU {base_cpu:,.0f} µs/msg",
                         ratio(ours, base), target))
+    concurrency = sizes.client_concurrency
+    ours = statistics.median(rates["mailspy", concurrency])
+    base = statistics.median(rates["listening", concurrency])
+    rows.append(Row(
+        f"L{concurrency}",
+        f"milter client, {concurrency} connections at a time, TCP: mailspy ÷ a pymilter "
+        "milter that receives every step mailspy needs (recipients, headers, body) and "
+        "does nothing (bench/listening_milter.py)",
+        f"{rate(ours)}; milter CPU {statistics.median(cpu['mailspy', concurrency]):,.0f} "
+        "µs/msg",
+        f"{rate(base)}; milter CPU {statistics.median(cpu['listening', concurrency]):,.0f} "
+        "µs/msg",
+        ratio(ours, base), None))
     return rows
 
 

@@ -22,7 +22,7 @@ if str(ROOT) not in sys.path:  # run as a script: make `bench` and `tests` impor
 
 from bench import document, machine  # noqa: E402
 from bench.corpus import make_corpus  # noqa: E402
-from bench.daemons import start_mailspy, start_null  # noqa: E402
+from bench.daemons import start_listening, start_mailspy, start_null  # noqa: E402
 from bench.measure_client import eom_rows, memory_row, throughput_rows  # noqa: E402
 from bench.measure_postfix import postfix_rows  # noqa: E402
 from bench.measure_rules import check_rules_row, evaluation_row  # noqa: E402
@@ -32,7 +32,7 @@ from bench.sizes import FULL, SMOKE, Sizes  # noqa: E402
 from tests.e2e.postfix import MilterProcess, postfix_available, public_tmpdir  # noqa: E402
 
 # Rows with a target first, in the order, then the context rows.
-ROW_IDS = ("C4", "P4", "P16", "R", "E", "M", "K", "C1", "P1", "N1", "N4", "N16")
+ROW_IDS = ("C4", "P4", "P16", "R", "E", "M", "K", "C1", "L4", "P1", "N1", "N4", "N16")
 
 
 class Progress:
@@ -54,11 +54,12 @@ def measure(workdir: Path, sizes: Sizes, progress: Progress) -> list[Row]:
     milters: list[MilterProcess] = []
     try:
         milters.append(start_null(workdir))
+        milters.append(start_listening(workdir))
         milters.append(start_mailspy(rules_dir, mailspy_dir))
-        null, mailspy = milters
+        null, listening, mailspy = milters
         progress(f"null milter pid {null.pid}, mailspy pid {mailspy.pid} "
                  f"({sizes.daemon_rules:,} rules)")
-        rows += throughput_rows(mailspy, null, mailspy_dir, corpus, sizes, progress)
+        rows += throughput_rows(mailspy, null, listening, mailspy_dir, corpus, sizes, progress)
         rows += postfix_rows(mailspy, null, mailspy_dir, sizes, progress)
         rows.append(memory_row(mailspy, mailspy_dir, corpus, sizes, progress))  # grows it
     finally:
