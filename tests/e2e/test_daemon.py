@@ -318,9 +318,12 @@ def test_unix_socket_is_0660_and_the_daemon_runs_as_the_user(
     info = path.stat()
     assert stat.S_IMODE(info.st_mode) == 0o660
     assert (info.st_uid, info.st_gid) == (account.pw_uid, account.pw_gid)
-    status = Path(f"/proc/{milter.pid}/status").read_text()
-    uids = next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1:]
-    assert uids == [str(account.pw_uid)] * 4
+    def uids() -> list[str]:
+        status = Path(f"/proc/{milter.pid}/status").read_text()
+        return next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1:]
+
+    # the socket listens before the drop (it is opened as root): wait for the drop
+    eventually(lambda: uids() == [str(account.pw_uid)] * 4, timeout=10)
 
     postfix = postfix_factory(milter.postfix_spec)
     postfix.send("a@example.org", ["b@example.net"], ENCODED)
