@@ -408,3 +408,19 @@ def test_a_member_inside_a_zip_is_matched_and_recorded_as_json(setup: Setup, tmp
     assert record["queue_id"] and record["client_address"] == "127.0.0.1"
     eventually(lambda: (quarantine / "new").exists()
                and len(os.listdir(quarantine / "new")) == 1)
+
+
+def test_a_list_file_is_read_again_on_sighup(setup: Setup) -> None:
+    vip = setup.base / "vip.list"
+    vip.write_text("# the board\nceo@example.net\n")
+    setup.rules(f'rule "vip" {{ when recipient in file "{vip}" log-summary }}')
+    postfix = setup.start()
+    postfix.send("a@example.org", ["cfo@example.net"], ENCODED)
+    postfix.wait_for(1)
+    assert lines(setup.summary) == []
+    vip.write_text("ceo@example.net\ncfo@example.net\n")
+    setup.signal(signal.SIGHUP)
+    eventually(lambda: "reloaded" in setup.output())
+    postfix.send("b@example.org", ["cfo@example.net"], ENCODED)
+    postfix.wait_for(2)
+    assert [f[2] for f in lines(setup.summary)] == ["from=<b@example.org>"]
