@@ -134,10 +134,14 @@ def plan_action(action: Action, defaults: Defaults) -> PlannedAction:
         target = {"log-summary": defaults.summary_log, "log-headers": defaults.header_log}.get(
             action.name, ""
         )
-    if defaults.root and action.name in PATH_ACTIONS:
-        # normpath of an absolute path never climbs above "/", so no `..` leaves the root
-        target = defaults.root.rstrip("/") + os.path.normpath("/" + target.lstrip("/"))
-    return PlannedAction(action.name, target, action.options)
+    if action.name in PATH_ACTIONS:
+        # one spelling per file, so `/var/log//x` and `/var/log/x` run once; normpath of
+        # an absolute path never climbs above "/", so no `..` leaves the root
+        target = os.path.normpath("/" + target.lstrip("/"))
+        if defaults.root:
+            target = defaults.root.rstrip("/") + target
+    options = tuple(o for o in action.options if o != ("format", "text"))  # the default
+    return PlannedAction(action.name, target, options)
 
 
 _COMPARE = {">": operator.gt, "<": operator.lt, ">=": operator.ge, "<=": operator.le,

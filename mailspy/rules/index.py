@@ -45,12 +45,11 @@ class RuleIndex:
         self.scan: dict[FieldKey, list[tuple[Anchor, list[int]]]] = defaultdict(list)
         substrings: list[tuple[Anchor, int]] = []
         for number, rule_anchors in enumerate(anchors):
-            if rule_anchors is None:
-                self.always.append(number)
+            resolved = None if rule_anchors is None else [_resolve(a) for a in rule_anchors]
+            if resolved is None or all(a.kind == SCAN for a in resolved):
+                self.always.append(number)  # its matcher alone costs no more than a scan
                 continue
-            for anchor in rule_anchors:
-                if anchor.kind == REGEX:
-                    anchor = regex_anchor(anchor.key, anchor.literal, anchor.flags, anchor.check)
+            for anchor in resolved:
                 if anchor.kind == SUBSTRING:
                     substrings.append((anchor, number))
                 else:
@@ -114,6 +113,12 @@ class RuleIndex:
                             hits.update(numbers)
 
 
+def _resolve(anchor: Anchor) -> Anchor:
+    if anchor.kind == REGEX:
+        return regex_anchor(anchor.key, anchor.literal, anchor.flags, anchor.check)
+    return anchor
+
+
 def _starts(text: str) -> range:
     return range(len(text) - GRAM + 1)
 
@@ -128,22 +133,54 @@ def glob_shape(glob: str) -> tuple[str, str]:
     """(kind, literal) for a folded glob: EXACT, SUFFIX (`*.exe`), PREFIX
     (`invoice*`), SUBSTRING (a literal run every match contains) or SCAN.
 
-    Character classes (`[...]`, whose `]` rules are subtle) are never taken
-    for literal text: only runs between `*` and `?` without brackets are.
+    Brackets are found the way fnmatch finds them (`[!...]`, a `]` first in
+    the set, an unclosed `[` standing for itself): a bracket is one wildcard
+    character, never text, whatever it holds (`[*abc]` is not "abc").
     """
-    if not any(c in glob for c in "*?["):
-        return EXACT, glob
-    if "[" not in glob and "]" not in glob and "?" not in glob and glob.count("*") == 1:
-        head, tail = glob.split("*")
+    tokens = _glob_tokens(glob)
+    runs, current = [], []
+    for token in tokens:
+        if len(token) == 1 and token not in "*?":
+            current.append(token)
+        else:
+            runs.append("".join(current))
+            current = []
+    runs.append("".join(current))
+    wildcards = [t for t in tokens if len(t) > 1 or t in "*?"]
+    if not wildcards:
+        return EXACT, runs[0]
+    if wildcards == ["*"] and len(runs) == 2:
+        head, tail = runs
         if not head and tail:
             return SUFFIX, tail
         if head and not tail:
             return PREFIX, head
-    runs = [run for run in re.split(r"[*?]", glob) if "[" not in run and "]" not in run]
-    longest = max(runs, key=len, default="")
+    longest = max(runs, key=len)
     if len(longest) >= GRAM:
         return SUBSTRING, longest
     return SCAN, ""
+
+
+def _glob_tokens(glob: str) -> list[str]:
+    """Characters, `*`, `?` and whole bracket expressions (as multi-character tokens)."""
+    tokens, i, n = [], 0, len(glob)
+    while i < n:
+        char = glob[i]
+        if char == "[":
+            j = i + 1
+            if j < n and glob[j] == "!":
+                j += 1
+            if j < n and glob[j] == "]":
+                j += 1
+            while j < n and glob[j] != "]":
+                j += 1
+            if j < n:
+                tokens.append(glob[i:j + 1])  # a bracket: at least three characters
+                i = j + 1
+                continue
+        tokens.append(char)
+        i += 1
+    return tokens
 
 
 def substring_anchor(key: FieldKey, text: str, check: Callable[[object], bool]) -> Anchor:

@@ -100,12 +100,26 @@ def test_edges_of_the_literal_tables(load):
     assert fired("\u212a") == []
 
 
+def test_brackets_holding_wildcards_are_one_character(load):
+    rules = load('rule "set" { when subject matches "[*abc*]" log-summary }\n'
+                 'rule "x" { when subject matches "x[?_a-z0-9*]" log-summary }').rules
+
+    def fired(subject: str) -> list[str]:
+        return [r.name for r in evaluate(rules, message("a@x", [], subject, [])).rules]
+
+    assert fired("a") == ["set"]
+    assert fired("xq") == ["x"]
+    assert fired("abc") == []
+
+
 def test_glob_shapes():
     assert glob_shape("a@b.example") == (EXACT, "a@b.example")
     assert glob_shape("*@bank.example") == (SUFFIX, "@bank.example")
     assert glob_shape("invoice*") == (PREFIX, "invoice")
     assert glob_shape("*report*.pdf") == (SUBSTRING, "report")
-    assert glob_shape("[!]]abc*") == (SCAN, "")  # brackets are never taken for text
+    assert glob_shape("[!]]abc*") == (SUBSTRING, "abc")  # brackets are never taken for text
+    assert glob_shape("[*abc*]") == (SCAN, "")
+    assert glob_shape("[abc") == (EXACT, "[abc")  # an unclosed bracket stands for itself
     assert glob_shape("a?c") == (SCAN, "")
 
 

@@ -207,3 +207,12 @@ def test_a_message_no_rule_asks_about_is_never_walked(load):
     verdict = verdict_for(load, 'rule "a" { when sender is "a@x" log-summary }',
                           msg=Exploding(Envelope("<a@x>", [])))
     assert [r.name for r in verdict.rules] == ["a"]
+
+
+def test_one_file_spelled_differently_is_still_one_action(load):
+    verdict = verdict_for(load, 'rule "a" { log-summary }',
+                          'rule "b" { log-summary "/var/log/mailspy" format text }',
+                          'rule "c" { log-summary "/var/log//mailspy" }',
+                          'rule "d" { log-summary "/var/log/../log/mailspy" }')
+    assert [(a.name, a.target, a.options) for a in verdict.actions] == [
+        ("log-summary", "/var/log/mailspy", ())]
