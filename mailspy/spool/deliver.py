@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from mailspy.actions.maildir import deliver
 from mailspy.actions.pipe import run_pipe, status
 from mailspy.message.model import Message
-from mailspy.spool.entry import DEAD, DONE, PENDING, Job, Meta
+from mailspy.spool.entry import DEAD, DONE, PENDING, Job, Meta, read_meta
 from mailspy.spool.store import QUEUE, Spool
 
 log = logging.getLogger("mailspy")
@@ -74,16 +74,19 @@ def run_copy(job: Job, message: Message, key: str, settings: DeliverySettings,
 class Deliverer:
     """Schedules queued entries onto a pool of worker threads."""
 
+    BUSY_WAIT_MAX = 5.0  # a copy whose target is busy looks again after at most this
+
     def __init__(self, spool: Spool, settings: DeliverySettings) -> None:
         self.spool = spool
         self.settings = settings
         self._pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="mailspy-copy")
         self._free = threading.Semaphore(settings.workers)
         self._state = threading.Condition()  # guards everything below
-        self._due: list[tuple[float, str]] = []
-        self._known: set[str] = set()  # in _due or being worked on
-        self._fresh: set[str] = set()  # spooled by this daemon, not yet tried
-        self._busy = 0
+        self._due: list[tuple[float, str]] = []  # may hold stale items: _when decides
+        self._when: dict[str, float] = {}  # entries waiting, and when they are due
+        self._running: set[str] = set()
+        self._fresh: set[str] = set()  # spooled by this daemon, no copy tried yet
+        self._busy_wait: dict[str, float] = {}  # entries whose target was busy
         self._stopping = False
         self._targets: dict[tuple[str, str], threading.Semaphore] = defaultdict(
             lambda: threading.BoundedSemaphore(settings.per_target))
@@ -94,22 +97,47 @@ class Deliverer:
         self._thread.start()
 
     def submit(self, entry_id: str, when: float = 0.0, fresh: bool = False) -> None:
-        """Schedule an entry; `fresh` when this daemon has just spooled it."""
+        """Schedule an entry, or make it due sooner; `fresh` when this daemon has
+        just spooled it."""
         with self._state:
             if fresh:
                 self._fresh.add(entry_id)
-            if entry_id in self._known:
+            if entry_id in self._running:
+                return  # its worker schedules it again when done
+            current = self._when.get(entry_id)
+            if current is not None and current <= when:
                 return
-            self._known.add(entry_id)
+            self._when[entry_id] = when
             heapq.heappush(self._due, (when, entry_id))
             self._state.notify_all()
 
     def rescan(self) -> int:
-        """Pick up entries we do not know: left by a crash, or revived by the CLI."""
+        """Pick up entries left by a crash or revived by `mailspy spool retry`, and
+        bring forward those the CLI made due sooner than we planned."""
         ids = self.spool.ids(QUEUE)
+        now = time.time()
         for entry_id in ids:
-            self.submit(entry_id)
+            with self._state:
+                planned = self._when.get(entry_id)
+                running = entry_id in self._running
+            if running:
+                continue
+            if planned is None:
+                self.submit(entry_id)
+            elif planned > now:
+                self._bring_forward(entry_id, planned)
         return len(ids)
+
+    def _bring_forward(self, entry_id: str, planned: float) -> None:
+        try:
+            meta = read_meta(self.spool.path(entry_id))
+        except (OSError, ValueError):
+            return  # settled or moved meanwhile
+        # copies never tried have next_try 0 on disk while they wait for a busy
+        # target in memory: only a tried copy's time on disk says something new
+        due = min((j.next_try for j in meta.pending if j.attempts), default=planned)
+        if due < planned:
+            self.submit(entry_id, due)
 
     def stop(self, wait: bool = True) -> None:
         """Start nothing new; with `wait`, finish the copies under way."""
@@ -124,7 +152,7 @@ class Deliverer:
         (a copy waiting for a busy target comes back sooner than that)."""
         deadline = time.monotonic() + timeout
         with self._state:
-            while self._busy or (self._due and self._due[0][0] <= time.time() + horizon):
+            while self._running or any(w <= time.time() + horizon for w in self._when.values()):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
@@ -136,28 +164,34 @@ class Deliverer:
     def _schedule(self) -> None:
         next_scan = time.monotonic() + self.settings.scan_interval
         while not self._stopping:
-            self._free.acquire()
-            entry_id = self._take_due(next_scan)
-            if entry_id is not None:
-                self._pool.submit(self._work, entry_id)
-                continue
-            self._free.release()
-            if time.monotonic() >= next_scan:
+            if time.monotonic() >= next_scan:  # also under a steady load
                 self.rescan()
                 next_scan = time.monotonic() + self.settings.scan_interval
+            if not self._free.acquire(timeout=0.2):
+                continue  # every worker busy; look at _stopping and the scan again
+            entry_id = self._take_due(next_scan)
+            if entry_id is None:
+                self._free.release()
+                continue
+            self._pool.submit(self._work, entry_id)
 
     def _take_due(self, next_scan: float) -> str | None:
-        """The next due entry (now counted busy), or None after waiting a while."""
+        """The next due entry (now counted running), or None after waiting a while."""
         with self._state:
+            now = time.time()
+            while self._due and self._due[0][0] <= now:
+                when, entry_id = heapq.heappop(self._due)
+                if self._when.get(entry_id) != when:
+                    continue  # brought forward since: a stale item
+                del self._when[entry_id]
+                self._running.add(entry_id)
+                return entry_id
             if self._stopping:
                 return None
-            if self._due and self._due[0][0] <= time.time():
-                self._busy += 1
-                return heapq.heappop(self._due)[1]
             wait = next_scan - time.monotonic()
             if self._due:
-                wait = min(wait, self._due[0][0] - time.time())
-            self._state.wait(max(0.01, wait))
+                wait = min(wait, self._due[0][0] - now)
+            self._state.wait(max(0.01, min(wait, 1.0)))
             return None
 
     # -- a worker ------------------------------------------------------------
@@ -171,9 +205,10 @@ class Deliverer:
             retry_at = time.time() + self.settings.retry_base
         finally:
             with self._state:
-                self._known.discard(entry_id)
-                self._fresh.discard(entry_id)
-                self._busy -= 1
+                self._running.discard(entry_id)
+                if retry_at is None:
+                    self._fresh.discard(entry_id)
+                    self._busy_wait.pop(entry_id, None)
                 self._state.notify_all()
             if retry_at is not None and not self._stopping:
                 self.submit(entry_id, retry_at)
@@ -185,30 +220,39 @@ class Deliverer:
             if meta is None:
                 return None
             message = self.spool.open_message(meta)
+            with self._state:
+                fresh = meta.id in self._fresh
+            tried = False
             try:
                 for index, job in enumerate(meta.jobs):
                     if job.state == PENDING and job.next_try <= time.time():
-                        self._deliver_job(meta, index, job, message)
+                        tried |= self._deliver_job(meta, index, job, message, fresh)
             finally:
                 if message.body is not None:
                     message.body.close()
+            if tried:
+                with self._state:  # from now on a crash may leave a copy behind
+                    self._fresh.discard(meta.id)
+                    self._busy_wait.pop(meta.id, None)
             if self.spool.settle(meta) != QUEUE:
                 return None
             return min(j.next_try for j in meta.pending)
 
-    def _deliver_job(self, meta: Meta, index: int, job: Job, message: Message) -> None:
+    def _deliver_job(self, meta: Meta, index: int, job: Job, message: Message,
+                     fresh: bool) -> bool:
+        """Try one copy; False when its target was busy and nothing was tried."""
         target = self._target(job)
         if not target.acquire(blocking=False):
-            job.next_try = time.time() + 0.5  # busy with other copies: come back soon
-            return
-        with self._state:
-            may_exist = job.attempts > 0 or meta.id not in self._fresh
+            job.next_try = time.time() + self._wait_for_busy(meta.id)
+            return False
+        may_exist = job.attempts > 0 or not fresh
         try:
             outcome = run_copy(job, message, f"{meta.id}.{index}", self.settings, may_exist)
         finally:
             target.release()
         self._record(meta, job, outcome)
         self.spool.save(meta)
+        return True
 
     def _record(self, meta: Meta, job: Job, outcome: Outcome) -> None:
         qid = meta.envelope.get("queue_id") or "NOQUEUE"
@@ -231,6 +275,14 @@ class Deliverer:
             f"gave up after {job.attempts} attempts"
         log.error("%s: %s %s failed, dead-lettered (%s; spool entry %s): %s", qid, job.action,
                   job.target, why, meta.id, outcome.reason)
+
+    def _wait_for_busy(self, entry_id: str) -> float:
+        """How long a copy waits for its busy target: doubling, from 0.2 s up to
+        BUSY_WAIT_MAX, so a backlog for one slow command is not polled hot."""
+        with self._state:
+            wait = min(self._busy_wait.get(entry_id, 0.1) * 2, self.BUSY_WAIT_MAX)
+            self._busy_wait[entry_id] = wait
+            return wait
 
     def _target(self, job: Job) -> threading.Semaphore:
         with self._state:

@@ -159,18 +159,25 @@ class Spool:
         self._move(meta.id, DEAD_DIR, QUEUE)
 
     def drop(self, entry_id: str, where: str) -> None:
-        """The state file first: an entry without one is whole, never half-dropped."""
-        state_path(self.path(entry_id, where)).unlink(missing_ok=True)
+        """The entry first: a state file left alone is an orphan, removed at start;
+        an entry left without its state would make every copy again."""
         self.path(entry_id, where).unlink()
+        state_path(self.path(entry_id, where)).unlink(missing_ok=True)
 
     def _move(self, entry_id: str, source: str, target: str) -> None:
-        """State first, entry last: the entry's arrival is what makes it visible."""
+        """The state is copied ahead, the entry moved, the old state removed: a crash
+        at any point leaves the entry beside a state that belongs to it."""
         old, new = self.path(entry_id, source), self.path(entry_id, target)
         if state_path(old).exists():
-            os.rename(state_path(old), state_path(new))
+            state = state_path(old).read_bytes()
+            with open(state_path(new), "wb") as f:
+                f.write(state)
+                f.flush()
+                os.fsync(f.fileno())
         os.rename(old, new)
         fsync_dir(self.root / target)
         fsync_dir(self.root / source)
+        state_path(old).unlink(missing_ok=True)
 
 
 __all__ = ["DEAD", "DEAD_DIR", "PENDING", "QUEUE", "Spool", "SpoolBusyError"]

@@ -65,19 +65,29 @@ def test_leftovers_of_a_crash_during_enqueue_are_cleaned_at_start(spool: Spool):
     assert list((spool.root / "tmp").iterdir()) == []
 
 
-def test_a_crash_mid_move_leaves_a_whole_entry_and_no_orphan(spool: Spool, tmp_path):
-    entry_id = spool.enqueue(make_message(), [maildir(tmp_path / "md")])
+def test_a_crash_mid_move_keeps_the_entry_with_its_own_state(spool: Spool, tmp_path):
+    entry_id = spool.enqueue(make_message(), [maildir(tmp_path / "md"), maildir(tmp_path / "b")])
     with spool.hold(entry_id) as meta:
-        meta.jobs[0].attempts = 2
+        meta.jobs[0].state, meta.jobs[0].attempts = "done", 1
         spool.save(meta)
-    # the state file was moved to dead/, then the daemon died before the entry followed
-    (spool.root / "queue" / f"{entry_id}.state").rename(spool.root / "dead" /
-                                                         f"{entry_id}.state")
+    # the state was copied into dead/, then the daemon died before the entry followed
+    state = (spool.root / "queue" / f"{entry_id}.state").read_bytes()
+    (spool.root / "dead" / f"{entry_id}.state").write_bytes(state)
     spool.clean_tmp()
     assert spool.ids() == [entry_id] and spool.ids(DEAD_DIR) == []
     assert list((spool.root / "dead").iterdir()) == []
     with spool.hold(entry_id) as meta:
-        assert meta.jobs[0].state == PENDING  # delivered again; Maildir keys prevent a twin
+        assert [j.state for j in meta.jobs] == ["done", PENDING]  # what was done stays done
+
+
+def test_a_crash_mid_drop_never_makes_copies_again(spool: Spool, tmp_path):
+    entry_id = spool.enqueue(make_message(), [maildir(tmp_path / "md")])
+    with spool.hold(entry_id) as meta:
+        meta.jobs[0].state = "done"
+        spool.save(meta)
+    spool.path(entry_id).unlink()  # drop removes the entry first; then the daemon died
+    spool.clean_tmp()
+    assert spool.ids() == [] and list((spool.root / "queue").iterdir()) == []
 
 
 def test_one_daemon_per_spool(spool: Spool):
@@ -257,3 +267,39 @@ def test_a_fresh_copy_does_not_search_the_maildir_but_a_resumed_one_does(
     assert deliverer.wait_idle(10)
     assert [tag.split(".")[0] for tag in searched] == [resumed.split(".")[0]]
     assert len(list(mailbox.Maildir(tmp_path / "md", create=False))) == 2
+
+
+def test_retry_from_the_cli_makes_a_waiting_copy_due_at_the_next_scan(spool, deliverers,
+                                                                        tmp_path):
+    from mailspy.commands.spool import retry
+
+    blocker = tmp_path / "disk"
+    blocker.write_text("gone")
+    entry_id = spool.enqueue(make_message(), [maildir(blocker / "md")])
+    deliverer = deliverers(retry_base=60, retry_max=60, scan_interval=0.2, max_attempts=9)
+    deliverer.submit(entry_id)
+
+    def attempts() -> int:
+        with spool.hold(entry_id) as meta:
+            return meta.jobs[0].attempts
+
+    eventually(lambda: attempts() == 1)  # failed once, next try in 60 s
+    blocker.unlink()
+    blocker.mkdir()
+    assert retry(spool, [entry_id], False) == 0
+    eventually(lambda: spool.ids() == [], timeout=5)  # not 60 s
+    assert len(list(mailbox.Maildir(blocker / "md", create=False))) == 1
+
+
+def test_copies_waiting_for_a_busy_target_are_not_polled_hot(spool, deliverers, tmp_path,
+                                                              monkeypatch):
+    slow = script(tmp_path / "slow", "sleep 1\n")
+    holds = []
+    real_hold = Spool.hold
+    monkeypatch.setattr(Spool, "hold", lambda self, *a, **k: holds.append(1) or
+                        real_hold(self, *a, **k))
+    deliverer = deliverers(workers=4, per_target=1)
+    for i in range(10):
+        deliverer.submit(spool.enqueue(make_message(str(i)), [pipe(str(slow))]))
+    time.sleep(3)
+    assert len(holds) < 60  # it was about 40 per second per waiting entry before backoff
