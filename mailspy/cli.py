@@ -85,9 +85,9 @@ def main(argv: list[str] | None = None) -> int:
                                args.recipients, args.json)
     if args.command == "replay":
         from mailspy.commands import replay
-        from mailspy.commands.check_rules import load_for_command
+        from mailspy.commands.check_rules import rules_for_dry_run
 
-        result = load_for_command(args.rules_dir, [])
+        result = rules_for_dry_run(args.rules_dir, [])
         if result is None or not result.ok:
             return 1
         return replay.main(result.rules, args.source, args.json)

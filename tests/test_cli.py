@@ -204,3 +204,15 @@ def test_test_rules_human_output_cannot_drive_the_terminal(rules_dir, tmp_path):
                    str(message))
     assert "\x1b" not in done.stdout and "\r" not in done.stdout
     assert "subject:     a\\x1b[2Jb c" in done.stdout
+
+
+def test_with_no_rules_files_test_rules_shows_what_the_daemon_would_do(tmp_path):
+    message = tmp_path / "m.eml"
+    message.write_bytes(b"Subject: hi\n\nbody\n")
+    empty = tmp_path / "empty.d"
+    empty.mkdir()
+    done = mailspy("test-rules", "-d", str(empty), "--from", "a@x", "--to", "b@y", "--json",
+                   str(message))
+    assert json.loads(done.stdout)["actions"] == [
+        {"action": "log-summary", "target": "/var/log/mailspy"}]
+    assert "as the original mailspy did" in done.stderr

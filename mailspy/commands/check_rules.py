@@ -24,6 +24,21 @@ def load_for_command(directory: str | None, files: list[str]) -> LoadResult | No
     return result
 
 
+def rules_for_dry_run(directory: str | None, files: list[str]) -> LoadResult | None:
+    """The rules `run` would use: with no rules files, the original mailspy's
+    summary of every message (test-rules and replay must agree with the daemon)."""
+    result = load_for_command(directory, files)
+    if result is None or result.files or files:
+        return result
+    from mailspy.daemon.running_rules import RulesConfig, load_running_rules
+    from mailspy.rules.compile import DEFAULTS
+
+    print(f"mailspy: note: no rules files in {directory or DEFAULT_RULES_DIR}: like the "
+          "daemon, every message gets a summary line, as the original mailspy did",
+          file=sys.stderr)
+    return load_running_rules(RulesConfig(directory or DEFAULT_RULES_DIR, DEFAULTS))
+
+
 def counted(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 

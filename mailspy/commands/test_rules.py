@@ -6,7 +6,7 @@ import json
 import sys
 
 from mailspy.actions.clean import clean
-from mailspy.commands.check_rules import load_for_command
+from mailspy.commands.check_rules import rules_for_dry_run
 from mailspy.evaluate import Verdict, evaluate
 from mailspy.message.model import Envelope, Message
 from mailspy.message.parse import envelope_from_headers, read_message
@@ -16,7 +16,7 @@ EXIT_OK, EXIT_BAD_RULES, EXIT_BAD_MESSAGE = 0, 1, 2
 
 def main(directory: str | None, files: list[str], message_file: str,
          sender: str | None, recipients: list[str], as_json: bool) -> int:
-    result = load_for_command(directory, files)
+    result = rules_for_dry_run(directory, files)
     if result is None or not result.ok:
         return EXIT_BAD_RULES
     try:

@@ -79,7 +79,13 @@ class Daemon:
         self._open_socket(account)
         if account is not None:
             _import_everything()
-            privileges.drop_to(account)
+            try:
+                privileges.drop_to(account)
+            except (OSError, RuntimeError) as exc:
+                self._remove_socket()
+                raise StartError(f"cannot become user {account.name}: {exc}") from exc
+        # bodies past the in-memory threshold spill beside the spool, not to a tmpfs
+        MailspyMilter.spool_dir = str(spool.root / "tmp")
         deliverer = Deliverer(spool, self.options.delivery)
         self.recorder = Recorder(rules, self.logs, spool, deliverer)
         MailspyMilter.recorder = self.recorder

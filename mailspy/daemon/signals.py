@@ -8,6 +8,7 @@ starts and inherited) and one thread takes them with `sigwait`.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -24,17 +25,23 @@ def block() -> None:
 
 
 def start(handlers: dict[signal.Signals, Callable[[], None]]) -> threading.Thread:
-    """Run `handlers[sig]()` for each signal; a stopping signal ends the thread."""
+    """Run `handlers[sig]()` for each signal. A second stopping signal while the
+    first one is still finishing the copies in hand ends the process at once:
+    what was not delivered is in the spool for the next start."""
 
     def wait_for_signals() -> None:
+        stopping = False
         while True:
             sig = signal.sigwait(HANDLED)
+            if sig in STOPPING and stopping:
+                log.warning("%s again: exiting now; the spool keeps what is not delivered",
+                            signal.Signals(sig).name)
+                os._exit(1)
+            stopping = stopping or sig in STOPPING
             try:
                 handlers[signal.Signals(sig)]()
             except Exception:
                 log.exception("handling %s failed", signal.Signals(sig).name)
-            if sig in STOPPING:
-                return
 
     thread = threading.Thread(target=wait_for_signals, name="mailspy-signals", daemon=True)
     thread.start()

@@ -90,7 +90,11 @@ class MailspyMilter(Milter.Base):
 
     def _end_of_message(self):
         message, self._message = self._message, None
-        if message is None or self.recorder is None:
+        if message is None:
+            return Milter.ACCEPT
+        if self.recorder is None:  # not started yet: nothing to record with
+            if message.body is not None:
+                message.body.close()
             return Milter.ACCEPT
         try:
             self._fill_macros(message.envelope)

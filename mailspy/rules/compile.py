@@ -94,7 +94,6 @@ class CompiledRule:
     matcher: Matcher | None  # None: matches every message
     actions: tuple[PlannedAction, ...]
     stops: bool
-    fields: frozenset[FieldKey]
     anchors: Anchors = None
 
 
@@ -102,11 +101,6 @@ class CompiledRule:
 class RuleSet:
     rules: tuple[CompiledRule, ...]
     files: tuple[str, ...] = ()
-
-    @property
-    def fields(self) -> frozenset[FieldKey]:
-        """Every field some rule reads: what a message must provide."""
-        return frozenset().union(*(r.fields for r in self.rules))
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -154,22 +148,20 @@ class _Compiler:
         self._lists: dict[str, tuple[str, ...]] = {}
 
     def rule(self, rule: Rule, defaults: Defaults) -> CompiledRule:
-        fields: set[FieldKey] = set()
         if rule.condition is None:
             matcher, anchors = None, None
         else:
-            matcher, anchors = self.condition(rule.condition, fields)
+            matcher, anchors = self.condition(rule.condition)
         actions = tuple(plan_action(a, defaults) for a in rule.actions)
-        return CompiledRule(rule.name, rule.position, matcher, actions, rule.stops,
-                            frozenset(fields), anchors)
+        return CompiledRule(rule.name, rule.position, matcher, actions, rule.stops, anchors)
 
-    def condition(self, node: Condition, fields: set[FieldKey]) -> tuple[Matcher, Anchors]:
+    def condition(self, node: Condition) -> tuple[Matcher, Anchors]:
         """The matcher, and the anchors of which one must pass for it to match."""
         if isinstance(node, Not):
-            inner, _ = self.condition(node.operand, fields)
+            inner, _ = self.condition(node.operand)
             return (lambda values: not inner(values)), None
         if isinstance(node, All | Any):
-            compiled = [self.condition(n, fields) for n in node.operands]
+            compiled = [self.condition(n) for n in node.operands]
             parts = tuple(m for m, _ in compiled)
             if isinstance(node, All):
                 return (lambda values: all(p(values) for p in parts)), _best(
@@ -178,7 +170,6 @@ class _Compiler:
             anchors = None if None in branches else [x for a in branches for x in a]
             return (lambda values: any(p(values) for p in parts)), anchors
         key = (node.field.name, node.field.argument)
-        fields.add(key)
         one, on_folded, anchors = self.test(node, key)
         if on_folded:
             return (lambda values: any(one(v) for v in values.folded(key))), anchors
