@@ -106,6 +106,9 @@ class LogFiles:
 
     def get(self, path: str | os.PathLike[str]) -> LogFile:
         """The LogFile for the path, opened on first use."""
+        found = self._files.get(path)  # the hot path: asked as it was stored
+        if found is not None and not found.closed:
+            return found
         key = os.path.normpath(os.path.abspath(path))
         with self._lock:
             logfile = self._files.get(key)
