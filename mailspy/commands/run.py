@@ -56,8 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scan-interval", type=float, default=d.scan_interval,
                         metavar="SECONDS", help="look for entries revived by `mailspy spool "
                         f"retry` this often (default: {d.scan_interval:g})")
-    parser.add_argument("--syslog", action="store_true",
-                        help="send mailspy's own messages to syslog (mail facility)")
+    parser.add_argument("--syslog", nargs="?", const="/dev/log", default=None,
+                        metavar="SOCKET", help="send mailspy's own messages to syslog, mail "
+                        "facility (the socket defaults to /dev/log)")
     parser.add_argument("--root", default="", metavar="DIR",
                         help="write every log and Maildir under DIR (for trying rules "
                         "without touching the real paths)")

@@ -40,7 +40,7 @@ class Options:
     spool_dir: str = "/var/spool/mailspy"
     user: str | None = None
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
-    syslog: bool = False
+    syslog: str | None = None  # the syslog socket, when logging there
     milter_timeout: int = 600
 
 
@@ -243,23 +243,22 @@ def _connect_once(spec: SocketSpec) -> None:
         probe.connect(address)
 
 
-def setup_logging(use_syslog: bool) -> None:
+def setup_logging(syslog_socket: str | None) -> None:
+    """mailspy's own messages: to syslog's mail facility, or to stderr."""
     logger = logging.getLogger("mailspy")
     logger.setLevel(logging.INFO)
     logger.handlers.clear()
-    handler: logging.Handler
-    if use_syslog and os.path.exists("/dev/log"):
-        handler = logging.handlers.SysLogHandler(
-            "/dev/log", facility=logging.handlers.SysLogHandler.LOG_MAIL)
+    if syslog_socket and os.path.exists(syslog_socket):
+        handler: logging.Handler = logging.handlers.SysLogHandler(
+            syslog_socket, facility=logging.handlers.SysLogHandler.LOG_MAIL)
         handler.setFormatter(logging.Formatter("mailspy[%(process)d]: %(message)s"))
-    else:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s mailspy: %(levelname)s: %(message)s"))
-        if use_syslog:
-            logger.addHandler(handler)
-            logger.warning("no syslog socket at /dev/log; logging to stderr")
-            return
+        logger.addHandler(handler)
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s mailspy: %(levelname)s: %(message)s"))
     logger.addHandler(handler)
+    if syslog_socket:
+        logger.warning("no syslog socket at %s; logging to stderr", syslog_socket)
 
 
 def _import_everything() -> None:

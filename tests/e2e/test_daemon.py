@@ -424,3 +424,25 @@ def test_a_list_file_is_read_again_on_sighup(setup: Setup) -> None:
     postfix.send("b@example.org", ["cfo@example.net"], ENCODED)
     postfix.wait_for(2)
     assert [f[2] for f in lines(setup.summary)] == ["from=<b@example.org>"]
+
+
+def test_the_daemons_own_messages_go_to_syslog(tmp_path: Path, milter_factory: MilterFactory):
+    import socket as sockets
+
+    log_socket = tmp_path / "log"
+    syslog = sockets.socket(sockets.AF_UNIX, sockets.SOCK_DGRAM)
+    syslog.bind(str(log_socket))
+    syslog.settimeout(10)
+    rules = tmp_path / "rules.d"
+    rules.mkdir()
+    port = free_port()
+    argv = [sys.executable, "-m", "mailspy", "run", "-p", f"inet:{port}@127.0.0.1", "-d",
+            str(rules), "-f", str(tmp_path / "s.log"), "--spool-dir", str(tmp_path / "spool"),
+            "--syslog", str(log_socket)]
+    milter = milter_factory(argv, port=port, output=tmp_path / "out")
+    received = [syslog.recv(4096).decode() for _ in range(2)]
+    syslog.close()
+    priority = 2 * 8 + 6  # facility mail (2), severity info (6)
+    assert received[1].startswith(f"<{priority}>mailspy[{milter.pid}]: mailspy ")
+    assert "listening on inet:" in received[1]
+    assert (tmp_path / "out").read_text() == ""  # nothing on stderr
