@@ -446,3 +446,44 @@ def test_the_daemons_own_messages_go_to_syslog(tmp_path: Path, milter_factory: M
     assert received[1].startswith(f"<{priority}>mailspy[{milter.pid}]: mailspy ")
     assert "listening on inet:" in received[1]
     assert (tmp_path / "out").read_text() == ""  # nothing on stderr
+
+
+def test_an_ipv6_socket_takes_a_message(tmp_path: Path):
+    """inet6:PORT@HOST, driven by the benchmark's MTA-side milter client over ::1."""
+    import socket as sockets
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from bench.corpus import make_corpus
+    from bench.milterclient import deliver
+
+    probe = sockets.socket(sockets.AF_INET6)
+    probe.bind(("::1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    rules = tmp_path / "rules.d"
+    rules.mkdir()
+    (rules / "a.rules").write_text('rule "a" { log-summary }')
+    summary = tmp_path / "s.log"
+    argv = [sys.executable, "-m", "mailspy", "run", "-p", f"inet6:{port}@::1", "-d", str(rules),
+            "-f", str(summary), "--spool-dir", str(tmp_path / "spool")]
+    milter = MilterProcess(argv, port=port, output=tmp_path / "out")
+    milter.ready = lambda: _listening6(port)  # type: ignore[method-assign]  # IPv4-only probe
+    milter.start()
+    try:
+        [mail] = make_corpus(1)
+        deliver(("::1", port), mail)
+        assert lines(summary)[0][2] == f"from=<{mail.sender}>"
+    finally:
+        milter.stop()
+
+
+def _listening6(port: int) -> bool:
+    import socket as sockets
+
+    with sockets.socket(sockets.AF_INET6) as probe:
+        probe.settimeout(0.2)
+        try:
+            probe.connect(("::1", port))
+        except OSError:
+            return False
+    return True
