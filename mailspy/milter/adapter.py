@@ -30,6 +30,19 @@ class MailspyMilter(Milter.Base):
     spool_dir: ClassVar[str | None] = None
     answer_times: ClassVar[AnswerTimes] = AnswerTimes()
 
+    def negotiate(self, opts):
+        """As pymilter negotiates, and skip the connection and HELO steps when no
+        loaded rule or action needs them: two callbacks, two answers less per session."""
+        offered = opts[1]
+        answer = super().negotiate(opts)
+        if answer == Milter.CONTINUE and self.recorder is not None:
+            unused = self.recorder.rules.unused_steps
+            skip = (Milter.P_NOCONNECT if "connect" in unused else 0) | \
+                (Milter.P_NOHELO if "helo" in unused else 0)
+            opts[1] |= offered & skip
+            self._protocol = opts[1]
+        return answer
+
     def __init__(self) -> None:
         self._client_name = ""
         self._client_address = ""

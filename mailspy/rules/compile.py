@@ -95,6 +95,7 @@ class CompiledRule:
     actions: tuple[PlannedAction, ...]
     stops: bool
     anchors: Anchors = None
+    fields: frozenset[str] = frozenset()  # the field names its condition reads
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,20 @@ class RuleSet:
 
     def __len__(self) -> int:
         return len(self.rules)
+
+    @cached_property
+    def unused_steps(self) -> frozenset[str]:
+        """SMTP steps no rule and no action needs, which the MTA need not send:
+        the client's connection and HELO feed only the client fields and the
+        JSON record."""
+        fields = frozenset().union(*(r.fields for r in self.rules))
+        json = any(("format", "json") in a.options for r in self.rules for a in r.actions)
+        unused = set()
+        if not json and not fields & {"client-address", "client-name"}:
+            unused.add("connect")
+        if not json and "helo" not in fields:
+            unused.add("helo")
+        return frozenset(unused)
 
     @cached_property
     def index(self) -> RuleIndex:
@@ -146,14 +161,17 @@ class _Compiler:
     def __init__(self) -> None:
         self.diagnostics: list[Diagnostic] = []
         self._lists: dict[str, tuple[str, ...]] = {}
+        self._fields: set[str] = set()
 
     def rule(self, rule: Rule, defaults: Defaults) -> CompiledRule:
+        self._fields: set[str] = set()
         if rule.condition is None:
             matcher, anchors = None, None
         else:
             matcher, anchors = self.condition(rule.condition)
         actions = tuple(plan_action(a, defaults) for a in rule.actions)
-        return CompiledRule(rule.name, rule.position, matcher, actions, rule.stops, anchors)
+        return CompiledRule(rule.name, rule.position, matcher, actions, rule.stops, anchors,
+                            frozenset(self._fields))
 
     def condition(self, node: Condition) -> tuple[Matcher, Anchors]:
         """The matcher, and the anchors of which one must pass for it to match."""
@@ -170,6 +188,7 @@ class _Compiler:
             anchors = None if None in branches else [x for a in branches for x in a]
             return (lambda values: any(p(values) for p in parts)), anchors
         key = (node.field.name, node.field.argument)
+        self._fields.add(node.field.name)
         one, on_folded, anchors = self.test(node, key)
         if on_folded:
             return (lambda values: any(one(v) for v in values.folded(key))), anchors

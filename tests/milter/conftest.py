@@ -24,6 +24,9 @@ class FakeMTA:
 
     def __init__(self, queue_id: str = "4XyZ1") -> None:
         Milter.factory = MailspyMilter
+        # TestCtx offers a class-level list that negotiation changes in place: give
+        # every connection a fresh offer of all steps, as an MTA would
+        TestCtx.default_opts = [Milter.CURR_ACTS, 0x1FFFFF, 0, 0]
         self.ctx = TestCtx()
         self.ctx._setsymval("i", queue_id)
         self.ctx._connect(host="client.example", helo="helo.example", ip="192.0.2.7")

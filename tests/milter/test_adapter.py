@@ -7,6 +7,7 @@ import os
 import time
 
 import Milter
+import pytest
 
 from mailspy.milter import adapter
 from mailspy.milter.adapter import MailspyMilter
@@ -56,7 +57,8 @@ def test_the_subject_is_decoded_and_8bit_headers_survive(daemon):
 
 
 def test_the_queue_id_and_client_reach_the_message(daemon, monkeypatch):
-    recorder, _, _ = daemon('rule "all" { log-summary }')
+    recorder, _, _ = daemon('rule "all" { when client-address in ["192.0.2.0/24"] '
+                            'or helo is "x" log-summary }')
     seen = []
     original = recorder.record
     monkeypatch.setattr(recorder, "record", lambda m: (seen.append(m), original(m))[1])
@@ -168,3 +170,21 @@ def test_callbacks_never_answer_anything_but_continue_or_accept(daemon):
     assert priv.envrcpt("<x@y>") == Milter.CONTINUE
     assert priv.eom() == Milter.ACCEPT
     mta.close()
+
+
+def test_connection_and_helo_are_skipped_when_nothing_needs_them(daemon):
+    daemon('rule "all" { when sender is "a@x" log-summary }')
+    priv = FakeMTA().ctx.getpriv()
+    assert priv._protocol & Milter.P_NOCONNECT and priv._protocol & Milter.P_NOHELO
+    assert priv._client_address == "" and priv._helo == ""  # never called
+
+
+@pytest.mark.parametrize("rules", [
+    'rule "a" { when client-name matches "*.example" log-summary }',
+    'rule "a" { log-summary "/tmp/never-written.jsonl" format json }',
+])
+def test_connection_is_asked_for_when_a_rule_or_the_json_record_needs_it(daemon, rules):
+    daemon(rules)
+    priv = FakeMTA().ctx.getpriv()
+    assert not priv._protocol & Milter.P_NOCONNECT
+    assert priv._client_address == "192.0.2.7"
