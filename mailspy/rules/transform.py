@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from lark import Token, Transformer, v_args
 
-from mailspy.diagnostics import Diagnostic, Position, error, suggest
+from mailspy.diagnostics import Diagnostic, Position, error, suggest, warning
 from mailspy.rules.ast import Action, All, Any, Condition, Field, Not, Regex, Rule, Test
 from mailspy.rules.vocabulary import ACTIONS, FIELDS
 
@@ -37,6 +37,53 @@ def compile_regex(pattern: str, flags: int) -> re.Pattern[str]:
     """Compiled once whether checked here or compiled for matching later: with
     10,000 rules, compiling every regex twice was a quarter of check-rules."""
     return re.compile(pattern, flags)
+
+
+def nested_repeat(pattern: str, flags: int) -> bool:
+    """Whether an unbounded repeat holds nothing but repeats, one of them repeating
+    more than once, like `(a+)+` or `(\\w+\\s?)*`: the shape of catastrophic
+    backtracking. A warning only (the stdlib's parser is private: any surprise says no)."""
+    try:
+        from re import _parser
+
+        return _nested(list(_parser.parse(pattern, flags)))
+    except Exception:
+        return False
+
+
+_REPEATS = ("MAX_REPEAT", "MIN_REPEAT")
+
+
+def _nested(items: list) -> bool:
+    for op, argument in items:
+        name = str(op)
+        if name in _REPEATS:
+            _, high, body = argument
+            inner = _unwrap(list(body))
+            if high == _unbounded() and inner and all(str(o) in _REPEATS for o, _ in inner) \
+                    and any(a[1] > 1 for _, a in inner):
+                return True
+            if _nested(list(body)):
+                return True
+        elif name == "SUBPATTERN":
+            if _nested(list(argument[-1])):
+                return True
+        elif name == "BRANCH" and any(_nested(list(b)) for b in argument[1]):
+            return True
+    return False
+
+
+def _unwrap(items: list) -> list:
+    """A group's items in place of the group: `((a+))` is `a+`."""
+    while len(items) == 1 and str(items[0][0]) == "SUBPATTERN":
+        items = list(items[0][1][-1])
+    return items
+
+
+def _unbounded() -> int:
+    from re import _constants
+
+    return _constants.MAXREPEAT
 
 
 def network_problem(text: str) -> str | None:
@@ -149,6 +196,11 @@ class RulesTransformer(Transformer):
         except re.error as exc:
             where = self._at(token, 1 + (exc.pos or 0))
             self._error(where, f"invalid regular expression: {exc.msg}")
+            return
+        if nested_repeat(body, regex_flags(flags)):
+            self.diagnostics.append(warning(self._at(token), (
+                "a repeat inside a repeat, like (a+)+, can make one hostile message take "
+                "minutes of CPU; rewrite the regex without the nested repeat")))
 
     def in_test(self, children: list) -> Test:
         field, *texts = children

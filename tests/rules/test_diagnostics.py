@@ -203,3 +203,16 @@ def test_a_file_that_is_not_utf8_is_an_error_at_the_bad_byte(tmp_path):
     [problem] = load_rules(tmp_path).diagnostics
     assert str(problem) == f"{tmp_path}/a.rules:2:23: error: not valid UTF-8; save the file " \
                            "as UTF-8"
+
+
+@pytest.mark.parametrize("regex", ["/(a+)+b/", r"/^(\w+\s?)*$/", "/((a*))*/i"])
+def test_a_regex_that_can_backtrack_for_minutes_draws_a_warning(problems, regex):
+    assert problems(f'rule "a" {{ when subject matches {regex} log-summary }}') == [
+        f"{F}:1:33: warning: a repeat inside a repeat, like (a+)+, can make one hostile "
+        "message take minutes of CPU; rewrite the regex without the nested repeat"]
+
+
+@pytest.mark.parametrize("regex", ["/(a|aa)+/", "/a+b+/", "/(?:a*b)*/", "/(a+){2}/",
+                                   r"/\d+\.(pdf|tiff?)$/"])
+def test_ordinary_repeats_draw_no_warning(problems, regex):
+    assert problems(f'rule "a" {{ when subject matches {regex} log-summary }}') == []
