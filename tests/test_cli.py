@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.command import mailspy
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -40,11 +40,6 @@ rule "everything" {
     log-summary
 }
 """
-
-
-def mailspy(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mailspy", *args], capture_output=True,
-                          text=True, timeout=60)
 
 
 @pytest.fixture

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.command import mailspy
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 BLOCK = re.compile(r"```rules\n# recipe: ([\w-]+)\n(.*?)```", re.DOTALL)
@@ -28,8 +28,6 @@ def test_a_recipe_passes_its_fixtures(name: str, tmp_path: Path):
     rules = tmp_path / "rules.d"
     rules.mkdir()
     (rules / f"{name}.rules").write_text(recipes()[name])
-    done = subprocess.run([sys.executable, "-m", "mailspy", "check-rules", "-d", str(rules),
-                           "--test", str(DOCS / "cookbook" / name)],
-                          capture_output=True, text=True, timeout=60)
+    done = mailspy("check-rules", "-d", str(rules), "--test", str(DOCS / "cookbook" / name))
     assert done.returncode == 0, done.stdout + done.stderr
     assert " 0 failed" in done.stdout.splitlines()[-1]

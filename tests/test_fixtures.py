@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.command import mailspy
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def mailspy(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mailspy", *args], capture_output=True,
-                          text=True, timeout=60)
 
 
 def test_the_repository_rules_pass_their_fixtures():

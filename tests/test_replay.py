@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 import json
 import mailbox
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ from mailspy.actions.maildir import deliver
 from mailspy.commands.replay import Progress, replay
 from mailspy.message.model import Envelope, Message
 from mailspy.rules.load import load_rules
+from tests.command import mailspy
 
 RULES = """
 rule "cfo" { when recipient is "cfo@corp.example" log-summary }
@@ -31,11 +30,6 @@ def raw(i: int, subject: str, sender: str = "a@bank.example", pdf: bool = False)
     return (head + 'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b"\n\n'
             '--b\nContent-Type: text/plain\n\nx\n--b\nContent-Type: application/pdf; '
             f'name="r{i}.pdf"\n\n%PDF\n--b--\n').encode()
-
-
-def mailspy(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mailspy", *args], capture_output=True,
-                          text=True, timeout=120)
 
 
 @pytest.fixture

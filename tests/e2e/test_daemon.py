@@ -101,6 +101,18 @@ def setup(tmp_path, milter_factory, postfix_factory) -> Setup:
     return Setup(tmp_path, milter_factory, postfix_factory)
 
 
+def run_argv(base: Path, socket: str, rules: str | None = None, *extra: str,
+             spool: Path | None = None) -> list[str]:
+    """`mailspy run` on SOCKET with base/rules.d (holding `rules` when given), the summary
+    log base/s.log and the spool base/spool (or `spool`)."""
+    directory = base / "rules.d"
+    directory.mkdir(exist_ok=True)
+    if rules is not None:
+        (directory / "a.rules").write_text(rules)
+    return [sys.executable, "-m", "mailspy", "run", "-p", socket, "-d", str(directory),
+            "-f", str(base / "s.log"), "--spool-dir", str(spool or base / "spool"), *extra]
+
+
 def procmail_rc(base: Path) -> Path:
     maildir = base / "procmail-md"
     rc = base / "procmailrc"
@@ -282,13 +294,9 @@ def test_an_unwritable_maildir_is_logged_and_the_mail_accepted(setup: Setup) -> 
 def test_broken_rules_stop_the_start_with_file_line_column(tmp_path: Path) -> None:
     import subprocess
 
+    argv = run_argv(tmp_path, f"inet:{free_port()}@127.0.0.1", 'rule "a" { log-sumary }')
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
     rules = tmp_path / "rules.d"
-    rules.mkdir()
-    (rules / "a.rules").write_text('rule "a" { log-sumary }')
-    done = subprocess.run([sys.executable, "-m", "mailspy", "run", "-p",
-                           f"inet:{free_port()}@127.0.0.1", "-d", str(rules), "--spool-dir",
-                           str(tmp_path / "spool")],
-                          capture_output=True, text=True, timeout=30)
     assert done.returncode == 1
     assert f"{rules}/a.rules:1:12: error: unknown action 'log-sumary'; did you mean " \
            "'log-summary'?" in done.stderr
@@ -305,14 +313,11 @@ def test_unix_socket_is_0660_and_the_daemon_runs_as_the_user(
     archive_parent = socket_dir / "archive"  # tmp_path's parents are closed to other users
     archive_parent.mkdir()
     os.chown(archive_parent, account.pw_uid, account.pw_gid)
-    rules = tmp_path / "rules.d"
-    rules.mkdir()
-    (rules / "a.rules").write_text(
-        f'rule "a" {{ log-summary archive-to-maildir "{archive_parent}/md" }}')
-    summary = tmp_path / "summary.log"  # in a root-only folder: opened before the drop
+    summary = tmp_path / "s.log"  # in a root-only folder: opened before the drop
     path = socket_dir / "mailspy.sock"
-    argv = [sys.executable, "-m", "mailspy", "run", "-p", f"unix:{path}", "-d", str(rules),
-            "-f", str(summary), "-u", "postfix", "--spool-dir", str(socket_dir / "spool")]
+    argv = run_argv(tmp_path, f"unix:{path}",
+                    f'rule "a" {{ log-summary archive-to-maildir "{archive_parent}/md" }}',
+                    "-u", "postfix", spool=socket_dir / "spool")
     milter = milter_factory(argv, socket_path=path, output=tmp_path / "mailspy.out")
 
     info = path.stat()
@@ -345,17 +350,13 @@ def test_a_live_socket_is_not_stolen_and_a_stale_one_is_replaced(
     stale = sockets.socket(sockets.AF_UNIX)
     stale.bind(str(path))
     stale.close()  # a socket file nobody listens on, as after a crash
-    rules = tmp_path / "rules.d"
-    rules.mkdir()
-    argv = [sys.executable, "-m", "mailspy", "run", "-p", f"unix:{path}", "-d", str(rules),
-            "-f", str(tmp_path / "s.log"), "--spool-dir", str(tmp_path / "spool")]
-    milter_factory(argv, socket_path=path, output=tmp_path / "first.out")
-    other_spool = [*argv[:-1], str(tmp_path / "spool2")]
+    milter_factory(run_argv(tmp_path, f"unix:{path}"), socket_path=path,
+                   output=tmp_path / "first.out")
+    other_spool = run_argv(tmp_path, f"unix:{path}", spool=tmp_path / "spool2")
     second = subprocess.run(other_spool, capture_output=True, text=True, timeout=30)
     assert second.returncode == 1
     assert f"another milter is listening on {path}" in second.stderr
-    other_socket = [*argv]
-    other_socket[5] = f"unix:{socket_dir}/other.sock"
+    other_socket = run_argv(tmp_path, f"unix:{socket_dir}/other.sock")
     third = subprocess.run(other_socket, capture_output=True, text=True, timeout=30)
     assert third.returncode == 1
     assert f"another mailspy is using the spool {tmp_path}/spool" in third.stderr
@@ -433,12 +434,8 @@ def test_the_daemons_own_messages_go_to_syslog(tmp_path: Path, milter_factory: M
     syslog = sockets.socket(sockets.AF_UNIX, sockets.SOCK_DGRAM)
     syslog.bind(str(log_socket))
     syslog.settimeout(10)
-    rules = tmp_path / "rules.d"
-    rules.mkdir()
     port = free_port()
-    argv = [sys.executable, "-m", "mailspy", "run", "-p", f"inet:{port}@127.0.0.1", "-d",
-            str(rules), "-f", str(tmp_path / "s.log"), "--spool-dir", str(tmp_path / "spool"),
-            "--syslog", str(log_socket)]
+    argv = run_argv(tmp_path, f"inet:{port}@127.0.0.1", None, "--syslog", str(log_socket))
     milter = milter_factory(argv, port=port, output=tmp_path / "out")
     received = [syslog.recv(4096).decode() for _ in range(2)]
     syslog.close()
@@ -460,12 +457,8 @@ def test_an_ipv6_socket_takes_a_message(tmp_path: Path):
     probe.bind(("::1", 0))
     port = probe.getsockname()[1]
     probe.close()
-    rules = tmp_path / "rules.d"
-    rules.mkdir()
-    (rules / "a.rules").write_text('rule "a" { log-summary }')
     summary = tmp_path / "s.log"
-    argv = [sys.executable, "-m", "mailspy", "run", "-p", f"inet6:{port}@::1", "-d", str(rules),
-            "-f", str(summary), "--spool-dir", str(tmp_path / "spool")]
+    argv = run_argv(tmp_path, f"inet6:{port}@::1", 'rule "a" { log-summary }')
     milter = MilterProcess(argv, port=port, output=tmp_path / "out")
     milter.ready = lambda: _listening6(port)  # type: ignore[method-assign]  # IPv4-only probe
     milter.start()

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 from mailspy.spool.entry import DEAD
 from mailspy.spool.store import DEAD_DIR, Spool
+from tests.command import mailspy
 
 from .conftest import maildir, make_message
-
-
-def mailspy(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mailspy", *args], capture_output=True,
-                          text=True, timeout=60)
 
 
 def kill(spool: Spool, entry_id: str, error: str = "exit status 1") -> None:
