@@ -8,7 +8,7 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 MAILSPY := $(VENV)/bin/mailspy
 # libpython3.11-testsuite carries CPython's email test corpus, fed to the message parser.
-APT_PACKAGES := libmilter-dev postfix procmail swaks gcc python3-dev python3-venv \
+APT_PACKAGES := libmilter-dev postfix procmail gcc python3-dev python3-venv \
                 libpython3.11-testsuite
 PYTEST_ARGS ?=
 

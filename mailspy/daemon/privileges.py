@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import grp
 import os
 import pwd
 from dataclasses import dataclass
@@ -26,13 +25,6 @@ def lookup(user: str) -> Account:
         raise UnknownUserError(f"no such user '{user}'; create it (useradd --system "
                                f"--no-create-home {user}) or give another with -u") from None
     return Account(entry.pw_name, entry.pw_uid, entry.pw_gid)
-
-
-def group_name(gid: int) -> str:
-    try:
-        return grp.getgrgid(gid).gr_name
-    except KeyError:
-        return str(gid)
 
 
 def drop_to(account: Account) -> None:

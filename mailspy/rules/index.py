@@ -18,6 +18,8 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from mailspy.rules.transform import parse_regex
+
 FieldKey = tuple[str, str | None]
 
 EXACT, SUFFIX, PREFIX, SUBSTRING, SCAN = "exact", "suffix", "prefix", "substring", "scan"
@@ -208,11 +210,8 @@ _WIDER_UNDER_IGNORECASE = frozenset("iksIKS")
 
 
 def _required_literal(pattern: str, flags: int) -> str:
-    try:
-        from re import _parser  # the stdlib's own regex parser
-
-        parsed = _parser.parse(pattern, flags)
-    except Exception:  # a private API: any surprise means "no literal"
+    parsed = parse_regex(pattern, flags)
+    if parsed is None:
         return ""
     nocase = (flags | parsed.state.flags) & re.IGNORECASE
     runs, current = [], []

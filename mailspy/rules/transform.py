@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import shlex
+from _sre import MAXREPEAT  # the regex engine's "no upper bound"
 from functools import lru_cache
 
 from lark import Token, Transformer, v_args
@@ -39,15 +40,26 @@ def compile_regex(pattern: str, flags: int) -> re.Pattern[str]:
     return re.compile(pattern, flags)
 
 
-def nested_repeat(pattern: str, flags: int) -> bool:
-    """Whether an unbounded repeat holds nothing but repeats, one of them repeating
-    more than once, like `(a+)+` or `(\\w+\\s?)*`: the shape of catastrophic
-    backtracking. A warning only (the stdlib's parser is private: any surprise says no)."""
+def parse_regex(pattern: str, flags: int):
+    """The pattern as the stdlib's own regex parser sees it: (opcode, argument) items and
+    `.state.flags`. A private API, used only to look closer (index anchors, warnings):
+    any surprise gives None, and the caller looks no closer."""
     try:
         from re import _parser
 
-        return _nested(list(_parser.parse(pattern, flags)))
+        return _parser.parse(pattern, flags)
     except Exception:
+        return None
+
+
+def nested_repeat(pattern: str, flags: int) -> bool:
+    """Whether an unbounded repeat holds nothing but repeats, one of them repeating
+    more than once, like `(a+)+` or `(\\w+\\s?)*`: the shape of catastrophic
+    backtracking."""
+    items = parse_regex(pattern, flags)
+    try:
+        return items is not None and _nested(list(items))
+    except Exception:  # a shape of the private parser's output we did not expect
         return False
 
 
@@ -60,7 +72,7 @@ def _nested(items: list) -> bool:
         if name in _REPEATS:
             _, high, body = argument
             inner = _unwrap(list(body))
-            if high == _unbounded() and inner and all(str(o) in _REPEATS for o, _ in inner) \
+            if high == MAXREPEAT and inner and all(str(o) in _REPEATS for o, _ in inner) \
                     and any(a[1] > 1 for _, a in inner):
                 return True
             if _nested(list(body)):
@@ -78,12 +90,6 @@ def _unwrap(items: list) -> list:
     while len(items) == 1 and str(items[0][0]) == "SUBPATTERN":
         items = list(items[0][1][-1])
     return items
-
-
-def _unbounded() -> int:
-    from re import _constants
-
-    return _constants.MAXREPEAT
 
 
 def network_problem(text: str) -> str | None:

@@ -107,11 +107,14 @@ def state_path(path: Path) -> Path:
 
 
 def write_state(path: Path, meta: Meta) -> None:
-    """Write-fsync-rename: a reader (or a crash) sees the old state or the new."""
-    target = state_path(path)
+    write_durably(state_path(path), json.dumps([asdict(j) for j in meta.jobs]).encode())
+
+
+def write_durably(target: Path, data: bytes) -> None:
+    """Write-fsync-rename: a reader (or a crash) sees the old file or the new."""
     temporary = target.with_name(target.name + ".new")
     with open(temporary, "wb") as f:
-        f.write(json.dumps([asdict(j) for j in meta.jobs]).encode())
+        f.write(data)
         f.flush()
         os.fsync(f.fileno())
     os.replace(temporary, target)

@@ -28,6 +28,7 @@ from mailspy.spool.entry import (
     open_message,
     read_meta,
     state_path,
+    write_durably,
     write_entry,
     write_state,
 )
@@ -169,11 +170,7 @@ class Spool:
         at any point leaves the entry beside a state that belongs to it."""
         old, new = self.path(entry_id, source), self.path(entry_id, target)
         if state_path(old).exists():
-            state = state_path(old).read_bytes()
-            with open(state_path(new), "wb") as f:
-                f.write(state)
-                f.flush()
-                os.fsync(f.fileno())
+            write_durably(state_path(new), state_path(old).read_bytes())
         os.rename(old, new)
         fsync_dir(self.root / target)
         fsync_dir(self.root / source)
