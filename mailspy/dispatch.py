@@ -5,14 +5,22 @@ Log lines are cheap and written before end-of-message is answered. Copies
 the durable spool (fsync'd, still before the answer) and delivered from
 there by worker threads: the MTA never waits for procmail or a slow disk,
 and no acknowledged copy is lost. A failing action never stops the next.
+
+When a copy a rule owes cannot be made durable (the spool's disk is full,
+or the body could not be kept), the message is answered TEMPFAIL so that
+the MTA keeps it and tries again later, as it does when its own queue disk
+is full; its log records wait for that next try, so a message is never
+logged twice for one delivery. `--on-spool-failure accept` prefers flow:
+the message is accepted and the copies are lost, logged and counted.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 
 from mailspy.actions.headers import log_headers
-from mailspy.actions.logfile import LogFiles
+from mailspy.actions.logfile import LogFiles, RecordLostError
 from mailspy.actions.summary import log_summary
 from mailspy.actions.summary_json import log_json_summary
 from mailspy.evaluate import Verdict, evaluate
@@ -25,49 +33,94 @@ log = logging.getLogger("mailspy")
 
 LOG_ACTIONS = ("log-summary", "log-headers")
 COPY_ACTIONS = ("pipe-to-command", "archive-to-maildir")
+TEMPFAIL, ACCEPT = "tempfail", "accept"  # what to do when owed copies cannot be spooled
+
+
+@dataclass
+class Counters:
+    """What went wrong since start, for the postmaster's status views."""
+
+    spool_failures: int = 0  # messages whose copies could not be spooled
+    tempfailed: int = 0  # of those, answered TEMPFAIL
+    copies_lost: int = 0  # copies lost under --on-spool-failure accept
+    records_lost: dict[str, int] = field(default_factory=dict)  # per log path
+
+
+@dataclass(frozen=True)
+class Outcome:
+    verdict: Verdict
+    tempfail: bool = False  # the MTA must keep the message and try again
 
 
 class Recorder:
     """Shared by every connection: the running rules, the logs, the spool."""
 
-    def __init__(self, rules: RuleSet, logs: LogFiles, spool: Spool, deliverer: Deliverer):
+    def __init__(self, rules: RuleSet, logs: LogFiles, spool: Spool, deliverer: Deliverer,
+                 on_spool_failure: str = TEMPFAIL):
         self.rules = rules  # replaced whole on reload; readers take one reference
         self.logs = logs
         self.spool = spool
         self.deliverer = deliverer
+        self.on_spool_failure = on_spool_failure
+        self.counters = Counters()
 
-    def record(self, message: Message) -> Verdict:
-        """Evaluate and act; the caller still owns (and closes) message.body."""
+    def record(self, message: Message, body_kept: bool = True) -> Outcome:
+        """Evaluate and act; the caller still owns (and closes) message.body.
+
+        `body_kept` is False when the body could not be stored as it
+        arrived: a copy of it cannot be owed then."""
         verdict = evaluate(self.rules, message)
+        copies = [a for a in verdict.actions if a.name in COPY_ACTIONS]
+        if copies and not self._spool(copies, message, body_kept):
+            if self.on_spool_failure == TEMPFAIL:
+                self.counters.tempfailed += 1
+                return Outcome(verdict, tempfail=True)
+            self.counters.copies_lost += len(copies)
         fired = [r.name for r in verdict.rules]
         for action in verdict.actions:
             if action.name in LOG_ACTIONS:
                 self._guarded(self._log, action, message, fired)
-        copies = [a for a in verdict.actions if a.name in COPY_ACTIONS]
-        if copies:
-            self._spool(copies, message)
-        return verdict
+        return Outcome(verdict)
 
     def close(self, wait: bool = True) -> None:
         self.deliverer.stop(wait=wait)
 
     def _log(self, action: PlannedAction, message: Message, fired: list[str]) -> None:
         logfile = self.logs.get(action.target)
-        if action.name == "log-headers":
-            log_headers(logfile, message)
-        elif ("format", "json") in action.options:
-            log_json_summary(logfile, message, fired)
-        else:
-            log_summary(logfile, message)
-
-    def _spool(self, copies: list[PlannedAction], message: Message) -> None:
         try:
+            if action.name == "log-headers":
+                lost = log_headers(logfile, message)
+            elif ("format", "json") in action.options:
+                lost = log_json_summary(logfile, message, fired)
+            else:
+                lost = log_summary(logfile, message)
+        except RecordLostError as exc:
+            self.counters.records_lost[logfile.path] = logfile.lost
+            if exc.first:
+                log.error("%s: cannot write to %s: %s; records for it are lost (and counted) "
+                          "until it can be written again", _qid(message), logfile.path,
+                          _reason(exc))
+            return
+        if lost:
+            log.info("writing to %s again; %d records were lost", logfile.path, lost)
+
+    def _spool(self, copies: list[PlannedAction], message: Message, body_kept: bool) -> bool:
+        try:
+            if not body_kept:
+                raise OSError("the body could not be stored as it arrived")
             entry_id = self.spool.enqueue(message, copies)
         except OSError as exc:
-            log.error("%s: cannot spool %s: %s; these copies are lost", _qid(message),
-                      ", ".join(f"{a.name} {a.target}" for a in copies), _reason(exc))
-            return
+            self.counters.spool_failures += 1
+            what = ", ".join(f"{a.name} {a.target}" for a in copies)
+            if self.on_spool_failure == TEMPFAIL:
+                log.error("%s: cannot spool %s: %s; answered TEMPFAIL, the MTA keeps the "
+                          "message and tries again", _qid(message), what, _reason(exc))
+            else:
+                log.error("%s: cannot spool %s: %s; accepted, these copies are lost "
+                          "(--on-spool-failure accept)", _qid(message), what, _reason(exc))
+            return False
         self.deliverer.submit(entry_id, fresh=True)
+        return True
 
     def _guarded(self, run, action: PlannedAction, message: Message, *extra) -> None:
         try:

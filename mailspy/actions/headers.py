@@ -55,6 +55,8 @@ def format_header_block(message: Message) -> bytes:
     return bytes(out)
 
 
-def log_headers(logfile: LogFile, message: Message) -> None:
-    """Append the message's header block to the log (one write)."""
-    logfile.write(format_header_block(message))
+def log_headers(logfile: LogFile, message: Message) -> int:
+    """Append the message's header block to the log (one write).
+
+    Returns how many records were lost before it (see LogFile.write)."""
+    return logfile.write(format_header_block(message))

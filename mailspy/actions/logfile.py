@@ -5,10 +5,18 @@ holding the file's lock, so records from concurrent connections never
 interleave, and other processes appending to the same file (an old daemon
 still draining, say) cannot split a record either.
 
-Missing directories are NOT created: a log path comes from a rules file, and
-a typo there (`/var/lgo/mailspy`) should be reported, not turned into a new
-directory tree by a daemon that may be running as root. Log directories are
-created, with the right owner, by whoever installs mailspy.
+A record is written whole or not at all: when the disk fills up halfway
+through one, what was written of it is cut off again, so the log never
+holds a partial line that the next record would be glued to. If even that
+fails, the next record starts on a fresh line. Records that could not be
+written are counted; the writer says when such an episode starts and ends.
+
+Files are opened through `safefs`: never through a symbolic link, never a
+FIFO or a device, never in a directory another user can write. Missing
+directories are NOT created: a log path comes from a rules file, and a typo
+there (`/var/lgo/mailspy`) should be reported, not turned into a new
+directory tree. Log directories are created, with the right owner, by
+whoever installs mailspy.
 """
 
 from __future__ import annotations
@@ -18,35 +26,47 @@ import os
 import threading
 from pathlib import Path
 
-__all__ = ["LogFile", "LogFileClosedError", "LogFiles"]
+from mailspy import safefs
 
-_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
-_MODE = 0o640
+__all__ = ["LogFile", "LogFileClosedError", "LogFiles", "RecordLostError"]
+
+_MODE = 0o600
 
 
 class LogFileClosedError(ValueError):
     """A write to a LogFile after close()."""
 
 
+class RecordLostError(OSError):
+    """A record that could not be written; `first` when it starts an episode."""
+
+    def __init__(self, path: str, cause: OSError, first: bool) -> None:
+        super().__init__(cause.errno, cause.strerror, path)
+        self.first = first
+
+
 def _open(path: str) -> int:
     """Open for appending; a missing directory gets an error that says so."""
     try:
-        return os.open(path, _FLAGS, _MODE)
+        return safefs.open_append(path, _MODE)
     except FileNotFoundError as exc:
         parent = os.path.dirname(path) or "."
-        if not os.path.isdir(parent):
-            raise FileNotFoundError(
-                errno.ENOENT, f"log directory {parent} does not exist", path
-            ) from exc
-        raise
+        raise FileNotFoundError(
+            errno.ENOENT, f"log directory {parent} does not exist", path
+        ) from exc
 
 
 def _write_all(fd: int, data: bytes) -> None:
-    """One write for the whole record; loop only if the kernel writes less."""
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
+    """One write for the whole record; loop only if the kernel writes less.
+
+    An OSError says in `.written` how much of the record went out before it."""
+    view, done = memoryview(data), 0
+    while done < len(data):
+        try:
+            done += os.write(fd, view[done:])
+        except OSError as exc:
+            exc.written = done  # type: ignore[attr-defined]
+            raise
 
 
 class LogFile:
@@ -56,19 +76,50 @@ class LogFile:
         self.path = os.fspath(path)
         self._lock = threading.Lock()
         self._fd: int | None = _open(self.path)
+        self._torn = False  # a partial record is at the end of the file
+        self.failing = False  # the last write failed
+        self.lost = 0  # records not written, ever
+        self._lost_in_episode = 0  # `lost` when the current episode began
 
-    def write(self, record: str | bytes) -> None:
-        """Append one record in a single write.
+    def write(self, record: str | bytes) -> int:
+        """Append one record in a single write, whole or not at all.
 
         Text is encoded as UTF-8; a lone surrogate becomes `\\udcXX` rather
         than raising (callers pass `clean()`ed text, which has none).
+        Returns how many records were lost before this one, when it ends an
+        episode of failures (0 otherwise); RecordLostError says this one was
+        lost, and whether it is the first of an episode.
         """
         if isinstance(record, str):
             record = record.encode("utf-8", "backslashreplace")
         with self._lock:
             if self._fd is None:
                 raise LogFileClosedError(f"log file {self.path} is closed")
-            _write_all(self._fd, record)
+            if self._torn:
+                record = b"\n" + record
+            try:
+                _write_all(self._fd, record)
+            except OSError as exc:
+                written = getattr(exc, "written", 0)
+                self._torn = written > 0 and not self._roll_back(written)
+                self.lost += 1
+                first, self.failing = not self.failing, True
+                raise RecordLostError(self.path, exc, first) from exc
+            self._torn = False
+            if not self.failing:
+                return 0
+            self.failing = False
+            ended, self._lost_in_episode = self.lost - self._lost_in_episode, self.lost
+            return ended
+
+    def _roll_back(self, written: int) -> bool:
+        """Cut off the part of a record that was written; False if that failed."""
+        assert self._fd is not None
+        try:
+            os.ftruncate(self._fd, max(0, os.fstat(self._fd).st_size - written))
+        except OSError:
+            return False
+        return True
 
     def reopen(self) -> None:
         """Start writing to whatever file is now at the path (logrotate).

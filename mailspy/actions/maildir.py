@@ -23,6 +23,7 @@ import string
 import time
 from pathlib import Path
 
+from mailspy import safefs
 from mailspy.actions.copy import write_copy
 from mailspy.message.model import Message
 
@@ -31,6 +32,7 @@ __all__ = ["deliver", "envelope_prefix", "find_keyed", "key_tag", "unique_name"]
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_DIR = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _deliveries = itertools.count(1)  # next() on a count is atomic under the GIL
 _KEY_SAFE = frozenset(string.ascii_letters + string.digits + ".-")
 _KEY_MAX = 64
@@ -55,43 +57,78 @@ def deliver(
     the same moment are not guarded against; the caller delivers a key
     from one thread.
 
+    The Maildir is reached through `safefs` and its tmp/, new/ and cur/
+    are opened by descriptor, never through a symbolic link, so nobody who
+    can write above it can send the copy elsewhere.
+
     Errors (no permission, disk full) raise OSError; no tmp file is left.
     """
-    root = Path(maildir)
-    ensure_maildir(root)
+    root = os.fspath(maildir)
     tag = None if key is None else key_tag(key)
-    if tag is not None and look_first and (existing := find_keyed(root, tag)) is not None:
-        return existing
-    tmp_path = _write_tmp(root / "tmp", message, tag)
-    final = root / "new" / tmp_path.name
-    try:
-        os.rename(tmp_path, final)
-    except OSError:
-        _unlink_quietly(tmp_path)
-        raise
-    _fsync_dir(final.parent)
-    return final
+    with _MaildirFds(root) as dirs:
+        if tag is not None and look_first and (existing := find_keyed(dirs, tag)) is not None:
+            return Path(root, *existing)
+        name = _write_tmp(dirs.tmp, message, tag)
+        try:
+            os.rename(name, name, src_dir_fd=dirs.tmp, dst_dir_fd=dirs.new)
+        except OSError:
+            _unlink_quietly(name, dirs.tmp)
+            raise
+        _fsync_dir(dirs.new)
+    return Path(root, "new", name)
 
 
-def ensure_maildir(root: Path) -> None:
-    """Create the Maildir and tmp/, new/, cur/ (0700) where missing, durably."""
-    if _mkdir(root):
-        _fsync_dir(root.parent)
-    created = [_mkdir(root / sub) for sub in ("tmp", "new", "cur")]
-    if any(created):
-        _fsync_dir(root)
+class _MaildirFds:
+    """Descriptors of a Maildir and its tmp/, new/, cur/, made (0700) where missing."""
+
+    def __init__(self, root: str) -> None:
+        self.path = root
+        self._fds: list[int] = []
+
+    def __enter__(self) -> _MaildirFds:
+        parent, name = os.path.split(self.path.rstrip("/"))
+        try:
+            above = safefs.open_dir(parent or "/")
+        except FileNotFoundError as exc:
+            raise FileNotFoundError(errno.ENOENT, f"parent directory of Maildir {self.path} "
+                                    "does not exist", self.path) from exc
+        self._fds.append(above)
+        try:
+            self.root = self._subdir(above, name, self.path)
+            self.tmp, self.new, self.cur = (self._subdir(self.root, sub, f"{self.path}/{sub}")
+                                            for sub in ("tmp", "new", "cur"))
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def _subdir(self, parent: int, name: str, path: str) -> int:
+        created = _mkdir(parent, name)
+        try:
+            fd = os.open(name, _DIR, dir_fd=parent)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR) and os.path.islink(path):
+                raise safefs.UnsafePathError(path, f"{path} is a symbolic link; mailspy never "
+                                             "delivers through one: remove it") from None
+            raise OSError(exc.errno, exc.strerror, path) from None
+        self._fds.append(fd)
+        safefs.check_dir(fd, path)
+        if created:
+            _fsync_dir(parent)
+        return fd
+
+    def __exit__(self, *exc_info: object) -> None:
+        for fd in self._fds:
+            os.close(fd)
+        self._fds.clear()
 
 
-def _mkdir(path: Path) -> bool:
+def _mkdir(parent: int, name: str) -> bool:
     """mkdir; True when we created it, False when it was there already."""
     try:
-        os.mkdir(path, DIR_MODE)
+        os.mkdir(name, DIR_MODE, dir_fd=parent)
     except FileExistsError:
         return False
-    except FileNotFoundError as exc:
-        raise FileNotFoundError(
-            errno.ENOENT, f"parent directory of Maildir {path} does not exist", str(path)
-        ) from exc
     return True
 
 
@@ -103,12 +140,12 @@ def envelope_prefix(message: Message) -> list[tuple[str, str]]:
     return prefix
 
 
-def _write_tmp(tmp_dir: Path, message: Message, tag: str | None) -> Path:
+def _write_tmp(tmp_dir: int, message: Message, tag: str | None) -> str:
     """Write the copy to a new file in tmp/ and fsync it; remove it on error."""
     for _attempt in range(5):
-        path = tmp_dir / unique_name(tag)
+        name = unique_name(tag)
         try:
-            fd = os.open(path, _CREATE, FILE_MODE)
+            fd = os.open(name, _CREATE, FILE_MODE, dir_fd=tmp_dir)
         except FileExistsError:
             continue
         try:
@@ -117,10 +154,10 @@ def _write_tmp(tmp_dir: Path, message: Message, tag: str | None) -> Path:
                 out.flush()
                 os.fsync(out.fileno())
         except BaseException:
-            _unlink_quietly(path)
+            _unlink_quietly(name, tmp_dir)
             raise
-        return path
-    raise FileExistsError(errno.EEXIST, "no unique file name in Maildir tmp/", str(tmp_dir))
+        return name
+    raise FileExistsError(errno.EEXIST, "no unique file name in Maildir tmp/")
 
 
 def unique_name(tag: str | None = None) -> str:
@@ -156,26 +193,30 @@ def key_tag(key: str) -> str:
     return tag
 
 
-def find_keyed(root: Path, tag: str) -> Path | None:
-    """The file in new/ or cur/ delivered with this key tag, if any."""
+def find_keyed(dirs: _MaildirFds, tag: str) -> tuple[str, str] | None:
+    """(sub, name) of the file in new/ or cur/ delivered with this key tag, if any."""
     field = f"K={tag}"
-    for sub in ("new", "cur"):
-        with os.scandir(root / sub) as entries:
-            for entry in entries:
-                base = entry.name.split(":", 1)[0]
-                if field in base.split(",")[1:]:
-                    return Path(entry.path)
+    for sub, fd in (("new", dirs.new), ("cur", dirs.cur)):
+        readable = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fd)
+        try:
+            with os.scandir(readable) as entries:
+                for entry in entries:
+                    base = entry.name.split(":", 1)[0]
+                    if field in base.split(",")[1:]:
+                        return sub, entry.name
+        finally:
+            os.close(readable)
     return None
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+def _fsync_dir(fd: int) -> None:
+    readable = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fd)
     try:
-        os.fsync(fd)
+        os.fsync(readable)
     finally:
-        os.close(fd)
+        os.close(readable)
 
 
-def _unlink_quietly(path: Path) -> None:
+def _unlink_quietly(name: str, dir_fd: int) -> None:
     with contextlib.suppress(OSError):
-        os.unlink(path)
+        os.unlink(name, dir_fd=dir_fd)

@@ -32,6 +32,8 @@ def format_summary(message: Message) -> str:
     return "\t".join(fields) + "\n"
 
 
-def log_summary(logfile: LogFile, message: Message) -> None:
-    """Append the message's summary line to the log (one write)."""
-    logfile.write(format_summary(message))
+def log_summary(logfile: LogFile, message: Message) -> int:
+    """Append the message's summary line to the log (one write).
+
+    Returns how many records were lost before it (see LogFile.write)."""
+    return logfile.write(format_summary(message))

@@ -95,6 +95,8 @@ def format_json_summary(message: Message, rules: list[str]) -> str:
     return text + "\n"
 
 
-def log_json_summary(logfile: LogFile, message: Message, rules: list[str]) -> None:
-    """Append the message's JSON record to the log (one write)."""
-    logfile.write(format_json_summary(message, rules))
+def log_json_summary(logfile: LogFile, message: Message, rules: list[str]) -> int:
+    """Append the message's JSON record to the log (one write).
+
+    Returns how many records were lost before it (see LogFile.write)."""
+    return logfile.write(format_json_summary(message, rules))

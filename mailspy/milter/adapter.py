@@ -2,13 +2,18 @@
 
 Nothing here decides or writes anything; at end-of-message the Message is
 handed to the Recorder. Every callback answers CONTINUE (ACCEPT at the
-end), whatever happens: mailspy observes mail, it never holds it up.
+end), whatever happens: mailspy observes mail, it never holds it up —
+with two exceptions that keep a copy from being lost: TEMPFAIL when a copy
+the rules owe could not be made durable (the Recorder decides), and
+TEMPFAIL for the messages of a connection beyond `max_connections`, which
+mailspy has no resources to record.
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
+import threading
 import time
 from typing import ClassVar
 
@@ -29,6 +34,7 @@ class MailspyMilter(Milter.Base):
     recorder: ClassVar[Recorder | None] = None
     spool_dir: ClassVar[str | None] = None
     answer_times: ClassVar[AnswerTimes] = AnswerTimes()
+    connections: ClassVar[Connections]  # set below the class
 
     def negotiate(self, opts):
         """As pymilter negotiates, and skip the connection and HELO steps when no
@@ -48,6 +54,9 @@ class MailspyMilter(Milter.Base):
         self._client_address = ""
         self._helo = ""
         self._message: Message | None = None
+        self._body_error: OSError | None = None
+        self._over_limit = not self.connections.open()
+        self._counted = True
 
     def connect(self, hostname, family, hostaddr):
         self._client_name = hostname or ""
@@ -63,6 +72,8 @@ class MailspyMilter(Milter.Base):
 
     def envfrom(self, mail_from, *params):
         self._discard()
+        if self._over_limit:
+            return Milter.TEMPFAIL
         envelope = Envelope(mail_from=mail_from, client_address=self._client_address,
                             client_name=self._client_name, helo=self._helo)
         body = tempfile.SpooledTemporaryFile(BODY_IN_MEMORY, dir=self.spool_dir)  # noqa: SIM115
@@ -89,9 +100,16 @@ class MailspyMilter(Milter.Base):
         return Milter.CONTINUE
 
     def body(self, chunk):
-        if self._message is not None and self._message.body is not None:
-            self._message.body.write(chunk)
-            self._message.body_size += len(chunk)
+        message = self._message
+        if message is None:
+            return Milter.CONTINUE
+        message.body_size += len(chunk)  # counted, whatever happens to the bytes
+        if message.body is not None and self._body_error is None:
+            try:
+                message.body.write(chunk)
+            except OSError as exc:  # the spill file's disk is full: keep counting
+                self._body_error = exc
+                log.error("%s: cannot store the body: %s", self._macro("i") or "NOQUEUE", exc)
         return Milter.CONTINUE
 
     def eom(self):
@@ -112,7 +130,9 @@ class MailspyMilter(Milter.Base):
         try:
             self._fill_macros(message.envelope)
             message.received_at = time.time()
-            self.recorder.record(message)
+            outcome = self.recorder.record(message, body_kept=self._body_error is None)
+            if outcome.tempfail:
+                return Milter.TEMPFAIL
         except Exception:
             log.exception("%s: recording failed; the message was accepted",
                           message.envelope.queue_id or "NOQUEUE")
@@ -127,6 +147,9 @@ class MailspyMilter(Milter.Base):
 
     def close(self):
         self._discard()
+        if self._counted:
+            self._counted = False
+            self.connections.close()
         return Milter.CONTINUE
 
     def _fill_macros(self, envelope: Envelope) -> None:
@@ -146,3 +169,45 @@ class MailspyMilter(Milter.Base):
         if self._message is not None and self._message.body is not None:
             self._message.body.close()
         self._message = None
+        self._body_error = None
+
+
+class Connections:
+    """How many milter connections are open, against a limit.
+
+    Each one costs a thread and file descriptors. Beyond the limit a
+    connection's messages are answered TEMPFAIL, so the MTA delivers them
+    later, when mailspy can record them; the first refusal of an episode is
+    logged at ERROR and every one is counted.
+    """
+
+    def __init__(self, limit: int = 1000) -> None:
+        self.limit = limit
+        self.count = 0
+        self.refused = 0
+        self._lock = threading.Lock()
+        self._refusing = False
+
+    def open(self) -> bool:
+        """Count a new connection; False when it is beyond the limit."""
+        with self._lock:
+            self.count += 1
+            if self.count <= self.limit:
+                if self._refusing and self.count < self.limit:
+                    self._refusing = False
+                    log.info("milter connections back under the limit of %d", self.limit)
+                return True
+            self.refused += 1
+            first, self._refusing = not self._refusing, True
+        if first:
+            log.error("more than %d milter connections at once: answering TEMPFAIL to the "
+                      "newest until some close (raise --max-connections if the host can take "
+                      "more)", self.limit)
+        return False
+
+    def close(self) -> None:
+        with self._lock:
+            self.count -= 1
+
+
+MailspyMilter.connections = Connections()

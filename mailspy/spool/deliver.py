@@ -24,6 +24,7 @@ from mailspy.actions.pipe import run_pipe, status
 from mailspy.message.model import Message
 from mailspy.spool.entry import DEAD, DONE, PENDING, Job, Meta, read_meta
 from mailspy.spool.store import QUEUE, Spool
+from mailspy.supervise import supervised
 
 log = logging.getLogger("mailspy")
 
@@ -90,7 +91,7 @@ class Deliverer:
         self._stopping = False
         self._targets: dict[tuple[str, str], threading.Semaphore] = defaultdict(
             lambda: threading.BoundedSemaphore(settings.per_target))
-        self._thread = threading.Thread(target=self._schedule, name="mailspy-spool", daemon=True)
+        self._thread = supervised("mailspy-spool", self._schedule)
 
     def start(self) -> None:
         self.rescan()
@@ -173,7 +174,14 @@ class Deliverer:
             if entry_id is None:
                 self._free.release()
                 continue
-            self._pool.submit(self._work, entry_id)
+            try:
+                self._pool.submit(self._work, entry_id)
+            except BaseException:  # no thread to be had (a flood, say): try again later
+                self._free.release()
+                with self._state:
+                    self._running.discard(entry_id)
+                self.submit(entry_id, time.time() + 1.0)
+                raise
 
     def _take_due(self, next_scan: float) -> str | None:
         """The next due entry (now counted running), or None after waiting a while."""
@@ -231,8 +239,7 @@ class Deliverer:
                 if message.body is not None:
                     message.body.close()
             if tried:
-                with self._state:  # from now on a crash may leave a copy behind
-                    self._fresh.discard(meta.id)
+                with self._state:
                     self._busy_wait.pop(meta.id, None)
             if self.spool.settle(meta) != QUEUE:
                 return None
@@ -246,6 +253,8 @@ class Deliverer:
             job.next_try = time.time() + self._wait_for_busy(meta.id)
             return False
         may_exist = job.attempts > 0 or not fresh
+        with self._state:  # from now on a copy may exist, whatever happens next
+            self._fresh.discard(meta.id)
         try:
             outcome = run_copy(job, message, f"{meta.id}.{index}", self.settings, may_exist)
         finally:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from mailspy import safefs
 from mailspy.message.model import Message
 from mailspy.rules.compile import PlannedAction
 from mailspy.spool.entry import (
@@ -46,19 +47,32 @@ class Spool:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self._lock_fd: int | None = None
+        self._owner: tuple[int, int] | None = None  # the -u user, while still root
 
     # -- the directory -------------------------------------------------------
 
     def create(self, owner: tuple[int, int] | None = None) -> None:
-        for sub in ("", TMP, QUEUE, DEAD_DIR):
-            path = self.root / sub
-            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        """Make the spool and its subdirectories (0700), handed to `owner` by
+        descriptor: a symbolic link planted in place of one is refused, never
+        followed, even when root runs this before dropping privileges."""
+        self._owner = owner
+        safefs.make_dirs(str(self.root), 0o700, owner, user=owner)
+        with safefs.open_dir_path(str(self.root), user=owner) as root_fd:
+            for sub in (TMP, QUEUE, DEAD_DIR):
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(sub, 0o700, dir_fd=root_fd)
+                if owner is not None:
+                    os.chown(sub, *owner, dir_fd=root_fd, follow_symlinks=False)
+                with safefs.open_dir_path(f"{self.root}/{sub}", user=owner):
+                    pass  # a real directory of a trusted owner, or an error
             if owner is not None:
-                os.chown(path, *owner)
+                os.chown(".", *owner, dir_fd=root_fd)
 
     def lock(self) -> None:
         """One daemon per spool: a second one would deliver every copy twice."""
-        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        with safefs.open_dir_path(str(self.root), user=self._owner) as root_fd:
+            fd = os.open(".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+                         dir_fd=root_fd)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -11,6 +11,7 @@ import pytest
 import mailspy.actions.maildir as maildir_module
 from mailspy.actions.maildir import deliver, key_tag
 from mailspy.message.model import Envelope, Message
+from mailspy.safefs import UnsafePathError
 
 BODY = b"Hello\r\nsecond line\r\n"
 
@@ -149,3 +150,37 @@ def test_disk_full_raises_and_leaves_no_tmp_file(fs):
     with pytest.raises(OSError, match="No space left"):
         deliver("/srv/md", _message(body=b"x" * 10_000))
     assert _files("/srv/md/tmp") == [] and _files("/srv/md/new") == []
+
+
+@pytest.mark.parametrize("sub", ["tmp", "new", "cur"])
+def test_a_symlinked_maildir_subdirectory_is_refused_not_written_through(tmp_path, sub):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    root = tmp_path / "md"
+    root.mkdir()
+    for name in ("tmp", "new", "cur"):
+        if name == sub:
+            (root / name).symlink_to(elsewhere)
+        else:
+            (root / name).mkdir()
+    with pytest.raises(UnsafePathError, match="symbolic link"):
+        deliver(root, _message())
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_symlink_in_place_of_the_maildir_is_refused(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "md").symlink_to(elsewhere)
+    with pytest.raises(UnsafePathError, match="symbolic link"):
+        deliver(tmp_path / "md", _message())
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_maildir_below_a_directory_other_users_can_write_is_refused(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    with pytest.raises(UnsafePathError, match="writable by other users"):
+        deliver(shared / "md", _message())
+    assert list(shared.iterdir()) == []

@@ -61,7 +61,8 @@ def test_the_queue_id_and_client_reach_the_message(daemon, monkeypatch):
                             'or helo is "x" log-summary }')
     seen = []
     original = recorder.record
-    monkeypatch.setattr(recorder, "record", lambda m: (seen.append(m), original(m))[1])
+    monkeypatch.setattr(recorder, "record",
+                        lambda m, **kw: (seen.append(m), original(m, **kw))[1])
     mta = FakeMTA(queue_id="QQ123")
     mta.send("<a@x>", ["<b@y>"], HEADERS, b"hi\r\n")
     mta.close()
@@ -121,7 +122,7 @@ def test_an_action_that_fails_is_logged_and_the_others_still_run(daemon, tmp_pat
 def test_a_big_body_is_spooled_to_disk_not_held_in_memory(daemon, monkeypatch):
     recorder, _, _ = daemon('rule "all" { log-summary }')
     seen = []
-    monkeypatch.setattr(recorder, "record", lambda m: seen.append((m.body._rolled,
+    monkeypatch.setattr(recorder, "record", lambda m, **kw: seen.append((m.body._rolled,
                                                                     m.body_size)))
     body = b"x" * 70 + b"\r\n"
     FakeMTA().send("<a@x>", ["<b@y>"], HEADERS, body * (adapter.BODY_IN_MEMORY // 72 + 10))

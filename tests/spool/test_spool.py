@@ -303,3 +303,46 @@ def test_copies_waiting_for_a_busy_target_are_not_polled_hot(spool, deliverers, 
         deliverer.submit(spool.enqueue(make_message(str(i)), [pipe(str(slow))]))
     time.sleep(3)
     assert len(holds) < 60  # it was about 40 per second per waiting entry before backoff
+
+
+def test_a_copy_made_before_the_state_could_be_saved_is_not_made_again(
+        spool: Spool, deliverers, tmp_path, monkeypatch):
+    """The disk fills up between the Maildir copy and the state saying it was made:
+    the retry finds the copy by its key instead of writing a second one."""
+    real_save, failures = spool.save, []
+
+    def save_once_failing(meta, where="queue"):
+        if not failures:
+            failures.append(meta.id)
+            raise OSError(28, "No space left on device")
+        real_save(meta, where)
+
+    monkeypatch.setattr(spool, "save", save_once_failing)
+    deliverer = deliverers()
+    entry = spool.enqueue(make_message("once"), [maildir(tmp_path / "md")])
+    deliverer.submit(entry, fresh=True)
+    eventually(lambda: failures and not spool.ids())
+    assert deliverer.wait_idle(10)
+    assert [m["Subject"] for m in mailbox.Maildir(tmp_path / "md", create=False)] == ["once"]
+
+
+def test_a_scheduler_that_fails_is_started_again_and_says_so(spool: Spool, deliverers,
+                                                             tmp_path, monkeypatch, caplog):
+    """Out of file descriptors during a flood: the scheduler is logged at ERROR and
+    restarted, and copies spooled afterwards are still delivered."""
+    deliverer = deliverers()
+    real, raised = deliverer._take_due, []
+
+    def take_due(next_scan):
+        if not raised:
+            raised.append(True)
+            raise OSError(24, "Too many open files")
+        return real(next_scan)
+
+    monkeypatch.setattr(deliverer, "_take_due", take_due)
+    eventually(lambda: raised)
+    deliverer.submit(spool.enqueue(make_message("after"), [maildir(tmp_path / "md")]))
+    eventually(lambda: (tmp_path / "md" / "new").exists()
+               and len(os.listdir(tmp_path / "md" / "new")) == 1)
+    failed = [r for r in caplog.records if "thread mailspy-spool failed" in r.getMessage()]
+    assert failed and failed[0].levelname == "ERROR" and "Too many open files" in failed[0].exc_text
