@@ -33,6 +33,8 @@ __all__ = [
     "open_append",
     "open_dir",
     "open_dir_path",
+    "ownership_problem",
+    "read_regular",
 ]
 
 _DIR = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -146,6 +148,7 @@ def open_dir(path: str, *, create: bool = False, mode: int = 0o700,
 def _make(parent_fd: int, name: str, mode: int, owner: tuple[int, int] | None) -> int:
     with contextlib.suppress(FileExistsError):  # made meanwhile: checked below like any
         os.mkdir(name, mode, dir_fd=parent_fd)
+        os.chmod(name, mode, dir_fd=parent_fd)  # the mode asked for, whatever the umask
         if owner is not None:
             os.chown(name, *owner, dir_fd=parent_fd, follow_symlinks=False)
     return os.open(name, _DIR, dir_fd=parent_fd)
@@ -244,3 +247,52 @@ def check_path(path: str) -> str | None:
             probe = os.path.dirname(probe)
         except OSError:
             return None  # unreadable here: the daemon reports it when it opens the path
+
+
+def read_regular(path: str | os.PathLike[str], limit: int) -> bytes:
+    """The contents of a regular file of at most `limit` bytes.
+
+    Rules and list files are read with this: a FIFO would hang the read,
+    /dev/zero would fill the memory, a directory or a dangling link says
+    nothing useful; each is an error that names the problem instead.
+    """
+    name = os.fspath(path)
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        if os.path.islink(name):
+            raise FileNotFoundError(errno.ENOENT, "a symbolic link to "
+                                    f"{os.readlink(name)}, which does not exist", name) from None
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", name)
+        if info.st_size > limit:
+            raise OSError(errno.EFBIG, f"larger than {limit // 1024 // 1024} MiB", name)
+        os.set_blocking(fd, True)
+        with open(fd, "rb", closefd=False) as f:
+            data = f.read(limit + 1)
+        if len(data) > limit:
+            raise OSError(errno.EFBIG, f"larger than {limit // 1024 // 1024} MiB", name)
+        return data
+    finally:
+        os.close(fd)
+
+
+def ownership_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why a user other than root could change what a rules or list file says."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    if info.st_mode & stat.S_IWOTH:
+        return f"writable by every user; run: chmod o-w {path}"
+    if info.st_mode & stat.S_IWGRP and info.st_gid != 0:
+        return f"writable by group {info.st_gid}; run: chmod g-w {path}"
+    if info.st_uid not in (0, os.geteuid()):
+        return f"owned by user {info.st_uid}, who can change it; run: chown root {path}"
+    real = os.path.realpath(path)
+    if real != os.path.abspath(path) and (why := check_path(real)):
+        return f"a symbolic link to {real}, which other users can replace: {why}"
+    return None

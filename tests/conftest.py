@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 
 import pytest
 
@@ -13,3 +14,29 @@ def fs(fs):
     refuses to write below a directory other users can change."""
     os.chmod("/", 0o755)
     return fs
+
+
+@pytest.fixture
+def small_disk(tmp_path_factory):
+    """small_disk(size) -> a fresh directory on a tmpfs of that size ("64k", "1m").
+
+    Mounted for the test and unmounted after it, also when it fails: how mailspy
+    behaves when a disk fills up is tested on a disk that really fills up.
+    """
+    mounts: list[str] = []
+
+    def mount(size: str = "64k"):
+        if os.geteuid() != 0:
+            pytest.skip("mounting a small tmpfs needs root")
+        where = tmp_path_factory.mktemp("disk")
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755",
+                               "mailspy-test", str(where)], capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+        mounts.append(str(where))
+        return where
+
+    yield mount
+    for where in reversed(mounts):
+        subprocess.run(["umount", "-l", where], check=False)
+

@@ -47,6 +47,11 @@ def main(directory: str | None, files: list[str], fixtures: str | None = None) -
     result = load_for_command(directory, files)
     if result is None:
         return 1
+    if not result.files:
+        print(f"mailspy: error: no rules files (*.rules) in {directory or DEFAULT_RULES_DIR}; "
+              "a running mailspy refuses to reload to an empty rules directory",
+              file=sys.stderr)
+        return 1
     warnings = len(result.diagnostics) - len(result.errors)
     if not result.ok:
         print(f"mailspy: {counted(len(result.errors), 'error')}, "

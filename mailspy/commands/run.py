@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-p", dest="socket", default=DEFAULT_SOCKET, metavar="SOCKET",
                         help="unix:/path, /path, inet:PORT@HOST or inet6:PORT@HOST "
                         f"(default: {DEFAULT_SOCKET})")
-    parser.add_argument("-d", dest="rules_dir", default=DEFAULT_RULES_DIR, metavar="RULES_DIR",
+    parser.add_argument("-d", dest="rules_dir", metavar="RULES_DIR",
                         help=f"rules directory (default: {DEFAULT_RULES_DIR})")
     parser.add_argument("-f", dest="summary_log", default=DEFAULT_SUMMARY_LOG,
                         metavar="SUMMARY_LOG",
@@ -59,6 +59,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--syslog", nargs="?", const="/dev/log", default=None,
                         metavar="SOCKET", help="send mailspy's own messages to syslog, mail "
                         "facility (the socket defaults to /dev/log)")
+    parser.add_argument("--max-connections", type=int, default=1000, metavar="N",
+                        help="milter connections served at once; beyond them messages are "
+                        "answered TEMPFAIL and the MTA retries (default: 1000)")
+    parser.add_argument("--on-spool-failure", choices=("tempfail", "accept"),
+                        default="tempfail", help="when a copy a rule owes cannot be spooled "
+                        "(a full disk): make the MTA keep the message and retry (tempfail, "
+                        "the default), or accept it and lose the copies (accept)")
     parser.add_argument("--root", default="", metavar="DIR",
                         help="write every log and Maildir under DIR (for trying rules "
                         "without touching the real paths)")
@@ -77,12 +84,15 @@ def main(args: argparse.Namespace) -> int:
         header_log=args.header_log or DEFAULT_HEADER_LOG,
         root=args.root,
     )
-    rules = RulesConfig(args.rules_dir, defaults, header_log_given=args.header_log is not None,
-                        pipe_command=args.pipe_command)
+    rules = RulesConfig(args.rules_dir or DEFAULT_RULES_DIR, defaults,
+                        header_log_given=args.header_log is not None,
+                        pipe_command=args.pipe_command, explicit=args.rules_dir is not None)
     delivery = DeliverySettings(
         workers=args.workers, per_target=args.per_target, pipe_timeout=args.pipe_timeout,
         retry_base=args.retry_base, retry_max=args.retry_max, max_attempts=args.max_attempts,
         max_age=args.max_age, scan_interval=args.scan_interval,
     )
     return run(Options(socket, rules, spool_dir=args.spool_dir, user=args.user,
-                       delivery=delivery, syslog=args.syslog))
+                       delivery=delivery, syslog=args.syslog,
+                       max_connections=args.max_connections,
+                       on_spool_failure=args.on_spool_failure))

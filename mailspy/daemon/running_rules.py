@@ -4,6 +4,10 @@ With no rules files, `mailspy run` records what the original mailspy did:
 a summary of every message, every header block when -h is given, every
 message piped when -P is given. Beside rules files, -P is one more rule
 that matches every message, placed before them.
+
+A rules directory given with -d must exist: a typo there must not turn
+every archive and quarantine rule off. Only the default directory, when
+missing or empty, means the original's behaviour.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mailspy.diagnostics import Position
+from mailspy.diagnostics import Position, error
 from mailspy.rules.ast import Action, Rule
 from mailspy.rules.compile import Defaults, RuleSet, compile_rules
 from mailspy.rules.load import LoadResult, load_rules, rules_files
@@ -25,10 +29,15 @@ class RulesConfig:
     defaults: Defaults
     header_log_given: bool = False  # -h on the command line
     pipe_command: str | None = None  # -P
+    explicit: bool = False  # -d on the command line
 
 
 def load_running_rules(config: RulesConfig) -> LoadResult:
     directory = Path(config.rules_dir)
+    if config.explicit and not directory.is_dir():
+        ruleset, _ = compile_rules([], config.defaults)
+        return LoadResult(ruleset, [error(COMMAND_LINE, f"rules directory {directory} does not "
+                                          "exist; create it or correct -d")], [])
     if not directory.is_dir() or not rules_files(directory):
         ruleset, diagnostics = compile_rules([_original_rule(config)], config.defaults)
         return LoadResult(ruleset, diagnostics, [])

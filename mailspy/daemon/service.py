@@ -1,9 +1,13 @@
 """`mailspy run`: start-up in a safe order, serve, reload, stop.
 
 Order matters: rules are checked first (broken rules stop the start with
-exit 1), signals are blocked before any thread exists, the socket and the
-logs are opened while still root, then privileges are dropped, and only
-then does libmilter start accepting connections.
+exit 1), the umask and the file descriptor limit are set, signals are
+blocked before any thread exists, the spool and the socket are made while
+still root (handed to the `-u` user by descriptor, never through a link),
+then privileges are dropped, the logs are opened as that user — so root
+never appends to a file a user could have replaced, and the user can
+reopen what it created after logrotate — and only then does libmilter
+start accepting connections.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import contextlib
 import logging
 import logging.handlers
 import os
+import resource
 import signal
 import socket
 import sys
@@ -19,18 +24,21 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mailspy import safefs
 from mailspy.actions.logfile import LogFiles
 from mailspy.daemon import privileges, signals
 from mailspy.daemon.running_rules import RulesConfig, load_running_rules
 from mailspy.daemon.socketspec import SocketSpec
-from mailspy.dispatch import LOG_ACTIONS, Recorder
+from mailspy.dispatch import LOG_ACTIONS, TEMPFAIL, Recorder
 from mailspy.milter import loop
-from mailspy.milter.adapter import MailspyMilter
+from mailspy.milter.adapter import Connections, MailspyMilter
 from mailspy.rules.compile import PATH_ACTIONS, RuleSet
 from mailspy.spool.deliver import Deliverer, DeliverySettings
 from mailspy.spool.store import Spool, SpoolBusyError
 
 log = logging.getLogger("mailspy")
+
+DEFAULT_LOG_DIR = "/var/log/mailspy"
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,12 @@ class Options:
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     syslog: str | None = None  # the syslog socket, when logging there
     milter_timeout: int = 600
+    max_connections: int = 1000
+    on_spool_failure: str = TEMPFAIL
+
+
+UMASK = 0o077
+FD_RESERVE = 64  # descriptors kept for logs, the spool and pipes, beyond one per connection
 
 
 class StartError(Exception):
@@ -73,21 +87,28 @@ class Daemon:
             account = privileges.lookup(self.options.user) if self.options.user else None
         except privileges.UnknownUserError as exc:
             raise StartError(str(exc)) from None
+        os.umask(UMASK)
+        MailspyMilter.connections = Connections(self._connection_limit())
         signals.block()
         spool = self._open_spool(account)
-        self._open_logs(rules)
+        self._make_log_dirs(rules, account)
         self._open_socket(account)
-        if account is not None:
-            _import_everything()
-            try:
-                privileges.drop_to(account)
-            except (OSError, RuntimeError) as exc:
-                self._remove_socket()
-                raise StartError(f"cannot become user {account.name}: {exc}") from exc
+        try:
+            if account is not None:
+                _import_everything()
+                try:
+                    privileges.drop_to(account)
+                except (OSError, RuntimeError) as exc:
+                    raise StartError(f"cannot become user {account.name}: {exc}") from exc
+            self._open_logs(rules)
+        except StartError:
+            self._remove_socket()
+            raise
         # bodies past the in-memory threshold spill beside the spool, not to a tmpfs
         MailspyMilter.spool_dir = str(spool.root / "tmp")
         deliverer = Deliverer(spool, self.options.delivery)
-        self.recorder = Recorder(rules, self.logs, spool, deliverer)
+        self.recorder = Recorder(rules, self.logs, spool, deliverer,
+                                 on_spool_failure=self.options.on_spool_failure)
         MailspyMilter.recorder = self.recorder
         deliverer.start()
         if waiting := len(spool.ids()):
@@ -131,12 +152,18 @@ class Daemon:
         return result.rules
 
     def reload(self) -> None:
-        """SIGHUP: swap in the new rules only when all of them are valid."""
+        """SIGHUP: swap in the new rules only when all of them are valid, and never
+        trade rules files for none (an emptied, renamed or unmounted directory)."""
         if self.recorder is not None:
             self.recorder.deliverer.rescan()  # also picks up `mailspy spool retry`
         with self._reload_lock:
             try:
                 rules = self._load_rules()
+                running = self.recorder.rules if self.recorder is not None else None
+                if running is not None and running.files and not rules.files:
+                    raise StartError(f"no rules files in {self.options.rules.rules_dir} "
+                                     "(it is empty, missing or renamed), where "
+                                     f"{_describe(running)} are running")
                 self._open_logs(rules)
             except (StartError, OSError) as exc:
                 log.error("reload refused, the running rules stay in place: %s", exc)
@@ -167,18 +194,50 @@ class Daemon:
         log.info("log files reopened")
 
     def _open_logs(self, rules: RuleSet) -> None:
-        """Open every log now (while root, and to fail early), sandbox dirs first."""
-        root = self.options.rules.defaults.root
+        """Open every log now, as the user mailspy runs as, to fail early."""
         for rule in rules.rules:
             for action in rule.actions:
-                if root and action.name in PATH_ACTIONS:
-                    Path(action.target).parent.mkdir(parents=True, exist_ok=True)
                 if action.name in LOG_ACTIONS:
                     try:
                         self.logs.get(action.target)
                     except OSError as exc:
                         raise StartError(f"{rule.position}: cannot open log {action.target} "
-                                         f"for rule '{rule.name}': {exc.strerror}") from exc
+                                         f"for rule '{rule.name}': {_why(exc)}") from exc
+
+    def _make_log_dirs(self, rules: RuleSet, account: privileges.Account | None) -> None:
+        """Directories mailspy may make, owned by the user it runs as: every target's
+        under `--root`, else only the default log directory. Any other missing
+        directory is more likely a typo in a rules file, reported when opened."""
+        owner = (account.uid, account.gid) if account else None
+        defaults = self.options.rules.defaults
+        if defaults.root:
+            wanted = {os.path.dirname(a.target) for r in rules.rules for a in r.actions
+                      if a.name in PATH_ACTIONS}
+        else:
+            wanted = {os.path.dirname(p) for p in (defaults.summary_log, defaults.header_log)
+                      if os.path.dirname(p) == DEFAULT_LOG_DIR}
+        for directory in sorted(wanted):
+            try:
+                safefs.make_dirs(directory, 0o750, owner, user=owner)
+            except OSError as exc:
+                raise StartError(f"cannot make the log directory {directory}: "
+                                 f"{_why(exc)}") from exc
+
+    def _connection_limit(self) -> int:
+        """Raise the descriptor limit as far as allowed; keep connections under it."""
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft != hard:
+            with contextlib.suppress(ValueError, OSError):
+                resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+                soft = hard
+        wanted = self.options.max_connections
+        room = soft - FD_RESERVE - 4 * self.options.delivery.workers
+        if soft != resource.RLIM_INFINITY and room < wanted:
+            log.warning("only %d file descriptors allowed: at most %d milter connections at "
+                        "once instead of %d; raise LimitNOFILE= in the unit", soft,
+                        max(room, 1), wanted)
+            return max(room, 1)
+        return wanted
 
     def _open_spool(self, account: privileges.Account | None) -> Spool:
         spool = Spool(self.options.spool_dir)
@@ -186,7 +245,8 @@ class Daemon:
             spool.create((account.uid, account.gid) if account else None)
             spool.lock()
         except (OSError, SpoolBusyError) as exc:
-            raise StartError(f"cannot use the spool {spool.root}: {exc}; give another "
+            why = _why(exc) if isinstance(exc, OSError) else str(exc)
+            raise StartError(f"cannot use the spool {spool.root}: {why}; give another "
                              "with --spool-dir") from exc
         if removed := spool.clean_tmp():
             log.info("removed %d half-written spool entries (never acknowledged)", removed)
@@ -195,18 +255,23 @@ class Daemon:
     # -- socket --------------------------------------------------------------
 
     def _open_socket(self, account: privileges.Account | None) -> None:
+        """The socket is made 0660 by the umask at bind time and handed over without
+        following a link, so a user who can write in its directory cannot make
+        root change another file."""
         spec = self.options.socket
         if spec.family == "unix":
             _prepare_unix_socket(Path(spec.path))
         loop.register(spec.libmilter_form, self.options.milter_timeout)
+        previous = os.umask(0o117)
         try:
             loop.open_socket(remove_stale=True)
         except Exception as exc:
             raise StartError(f"cannot open socket {spec.libmilter_form}: {exc}") from exc
+        finally:
+            os.umask(previous)
         if spec.family == "unix":
             gid = account.gid if account else os.getgid()
-            os.chown(spec.path, account.uid if account else -1, gid)
-            os.chmod(spec.path, 0o660)
+            os.chown(spec.path, account.uid if account else -1, gid, follow_symlinks=False)
 
     def _remove_socket(self) -> None:
         spec = self.options.socket
@@ -215,9 +280,17 @@ class Daemon:
                 os.unlink(spec.path)
 
 
+def _why(exc: OSError) -> str:
+    return str(exc) if isinstance(exc, safefs.UnsafePathError) else exc.strerror or str(exc)
+
+
 def _prepare_unix_socket(path: Path) -> None:
     """Create the socket's directory; refuse to steal a live daemon's socket."""
-    path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+    try:
+        safefs.make_dirs(str(path.parent), 0o755)
+    except OSError as exc:
+        raise StartError(f"cannot make the socket's directory {path.parent}: "
+                         f"{_why(exc)}") from exc
     if not path.exists():
         return
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -2,7 +2,8 @@
 
 Duplicate names span files; a rule can be unreachable because of a `stop`
 in an earlier file; a pipe command's program must exist where the daemon
-runs. Each finding points at the rule or action concerned.
+runs; a log or Maildir must not lie where another user could redirect it.
+Each finding points at the rule or action concerned.
 """
 
 from __future__ import annotations
@@ -12,13 +13,17 @@ import shlex
 import shutil
 from collections.abc import Iterable
 
+from mailspy import safefs
 from mailspy.diagnostics import Diagnostic, error, warning
 from mailspy.rules.ast import Rule
+from mailspy.rules.vocabulary import ACTIONS
 
 
-def check_rules(rules: Iterable[Rule]) -> list[Diagnostic]:
+def check_rules(rules: Iterable[Rule], root: str = "") -> list[Diagnostic]:
+    """`root` is `mailspy run --root`'s directory, under which every path lands."""
     rules = list(rules)
-    return [*_duplicates(rules), *_unreachable(rules), *_pipe_programs(rules)]
+    return [*_duplicates(rules), *_unreachable(rules), *_pipe_programs(rules),
+            *_unsafe_paths(rules, root)]
 
 
 def _duplicates(rules: list[Rule]) -> list[Diagnostic]:
@@ -49,6 +54,21 @@ def _pipe_programs(rules: list[Rule]) -> list[Diagnostic]:
                 problem = program_problem(action.target)
                 if problem:
                     found.append(warning(action.position, problem))
+    return found
+
+
+def _unsafe_paths(rules: list[Rule], root: str) -> list[Diagnostic]:
+    """Targets another user could redirect (a directory they can write, a link)."""
+    found = []
+    for rule in rules:
+        for action in rule.actions:
+            spec = ACTIONS.get(action.name)
+            target = action.target
+            if spec is None or spec.target != "path" or not target or not target.startswith("/"):
+                continue
+            path = root.rstrip("/") + os.path.normpath(target) if root else target
+            if problem := safefs.check_path(path):
+                found.append(error(action.position, problem))
     return found
 
 

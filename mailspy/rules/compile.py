@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Protocol
 
-from mailspy.diagnostics import Diagnostic, Position, error
+from mailspy import safefs
+from mailspy.diagnostics import Diagnostic, Position, error, warning
 from mailspy.rules.ast import Action, All, Any, Condition, Not, Regex, Rule, Test
 from mailspy.rules.index import (
     EXACT,
@@ -33,6 +34,8 @@ from mailspy.rules.index import (
 )
 from mailspy.rules.transform import compile_regex, network_problem, regex_flags
 from mailspy.rules.vocabulary import FIELDS
+
+MAX_LIST_FILE = 16 * 1024 * 1024
 
 FieldKey = tuple[str, str | None]  # ("header", "X-Spam") or ("sender", None)
 
@@ -265,12 +268,15 @@ class _Compiler:
 
     def _list_lines(self, path: str, where: Position) -> list[str]:
         try:
-            with open(path, encoding="utf-8", errors="surrogateescape") as f:
-                lines = [line.split("#", 1)[0].strip() for line in f]
+            data = safefs.read_regular(path, MAX_LIST_FILE)
         except OSError as exc:
             self.diagnostics.append(error(where, f"cannot read list file '{path}': "
                                           f"{exc.strerror or exc}"))
             return []
+        if problem := safefs.ownership_problem(path):
+            self.diagnostics.append(warning(where, f"list file '{path}': {problem}"))
+        text = data.decode("utf-8", "surrogateescape")
+        lines = (line.split("#", 1)[0].strip() for line in text.splitlines())
         return [line for line in lines if line]
 
 

@@ -8,11 +8,11 @@ compiles, and gathers the diagnostics of all stages and all files.
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mailspy import safefs
 from mailspy.diagnostics import Diagnostic, Position, error, warning
 from mailspy.rules.ast import Rule
 from mailspy.rules.check import check_rules
@@ -20,6 +20,7 @@ from mailspy.rules.compile import DEFAULTS, Defaults, RuleSet, compile_rules
 from mailspy.rules.parse import parse_rules
 
 SUFFIX = ".rules"
+MAX_RULES_FILE = 16 * 1024 * 1024
 
 
 @dataclass
@@ -38,10 +39,15 @@ class LoadResult:
 
 
 def rules_files(directory: str | Path) -> list[Path]:
-    """`*.rules` regular files, in byte order of their names; hidden files skipped."""
+    """`*.rules` entries, in byte order of their names; hidden files skipped.
+
+    Directories are skipped; other entries that cannot be read as rules (a
+    dangling link, a FIFO, a file only root may read) are listed too:
+    reading them reports why, rather than the rules they were meant to hold
+    silently going missing."""
     directory = Path(directory)
     found = [p for p in directory.iterdir()
-             if p.name.endswith(SUFFIX) and not p.name.startswith(".") and p.is_file()]
+             if p.name.endswith(SUFFIX) and not p.name.startswith(".") and not p.is_dir()]
     return sorted(found, key=lambda p: os.fsencode(p.name))
 
 
@@ -59,7 +65,7 @@ def load_rules(
         file_rules, file_diagnostics = read_rules_file(path)
         rules += file_rules
         diagnostics += file_diagnostics
-    diagnostics += check_rules(rules)
+    diagnostics += check_rules(rules, defaults.root)
     ruleset, compile_diagnostics = compile_rules(rules, defaults, [str(p) for p in paths])
     diagnostics += compile_diagnostics
     return LoadResult(ruleset, sorted(diagnostics, key=_order(paths)), [str(p) for p in paths])
@@ -68,7 +74,7 @@ def load_rules(
 def read_rules_file(path: Path) -> tuple[list[Rule], list[Diagnostic]]:
     name = str(path)
     try:
-        data = path.read_bytes()
+        data = safefs.read_regular(path, MAX_RULES_FILE)
     except OSError as exc:
         return [], [error(Position(name, 1, 1), f"cannot read: {exc.strerror or exc}")]
     diagnostics = _permission_warnings(path)
@@ -88,16 +94,8 @@ def _not_utf8(name: str, data: bytes, offset: int) -> Diagnostic:
 
 def _permission_warnings(path: Path) -> list[Diagnostic]:
     """Anyone who can write a rules file can make mailspy run commands."""
-    try:
-        info = path.stat()
-    except OSError:
-        return []
-    where = Position(str(path), 1, 1)
-    if info.st_mode & stat.S_IWOTH:
-        return [warning(where, f"writable by every user; run: chmod o-w {path}")]
-    if info.st_mode & stat.S_IWGRP and info.st_gid != 0:
-        return [warning(where, f"writable by group {info.st_gid}; run: chmod g-w {path}")]
-    return []
+    problem = safefs.ownership_problem(path)
+    return [warning(Position(str(path), 1, 1), problem)] if problem else []
 
 
 def _order(paths: list[Path]):

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.disks import fill
+
 from .postfix import MilterFactory, MilterProcess, PostfixFactory, PrivatePostfix, free_port
 
 pytestmark = pytest.mark.postfix
@@ -268,12 +270,15 @@ def test_a_failing_pipe_is_logged_with_its_stderr(setup: Setup) -> None:
     assert "): exit status 3; stderr: cannot deliver: quota" in setup.output()
 
 
-def test_an_action_that_raises_is_logged_and_the_mail_accepted(setup: Setup) -> None:
-    setup.rules('rule "a" { log-headers "/dev/full" log-summary }')
+def test_an_action_that_fails_is_logged_and_the_mail_accepted(setup: Setup,
+                                                               small_disk) -> None:
+    full = small_disk("64k")
+    setup.rules(f'rule "a" {{ log-headers "{full}/headers" log-summary }}')
     postfix = setup.start()
+    fill(full)
     postfix.send("a@example.org", ["b@example.net"], ENCODED)
     postfix.wait_for(1)
-    assert "log-headers /dev/full failed: No space left on device" in setup.output()
+    assert f"cannot write to {full}/headers: No space left on device" in setup.output()
     assert len(lines(setup.summary)) == 1
     assert postfix.count_deferred() == 0
 
@@ -313,11 +318,14 @@ def test_unix_socket_is_0660_and_the_daemon_runs_as_the_user(
     archive_parent = socket_dir / "archive"  # tmp_path's parents are closed to other users
     archive_parent.mkdir()
     os.chown(archive_parent, account.pw_uid, account.pw_gid)
-    summary = tmp_path / "s.log"  # in a root-only folder: opened before the drop
+    logs = socket_dir / "log"  # like /var/log/mailspy: the user's own, opened after the drop
+    logs.mkdir()
+    os.chown(logs, account.pw_uid, account.pw_gid)
+    summary = logs / "s.log"
     path = socket_dir / "mailspy.sock"
     argv = run_argv(tmp_path, f"unix:{path}",
                     f'rule "a" {{ log-summary archive-to-maildir "{archive_parent}/md" }}',
-                    "-u", "postfix", spool=socket_dir / "spool")
+                    "-u", "postfix", "-f", str(summary), spool=socket_dir / "spool")
     milter = milter_factory(argv, socket_path=path, output=tmp_path / "mailspy.out")
 
     info = path.stat()
@@ -338,6 +346,16 @@ def test_unix_socket_is_0660_and_the_daemon_runs_as_the_user(
                and len(os.listdir(archive_parent / "md" / "new")) == 1)
     [copy] = (archive_parent / "md" / "new").iterdir()
     assert copy.stat().st_uid == account.pw_uid
+    assert summary.stat().st_uid == account.pw_uid  # so the user can reopen it after rotation
+    assert stat.S_IMODE(summary.stat().st_mode) == 0o600  # the umask is 077
+
+    os.rename(summary, logs / "s.log.1")  # logrotate, then SIGUSR1, as the dropped user
+    os.kill(milter.pid, signal.SIGUSR1)
+    eventually(lambda: "log files reopened" in milter.output())
+    postfix.send("a@example.org", ["b@example.net"], ENCODED)
+    postfix.wait_for(2)
+    assert len(lines(summary)) == 1 and len(lines(logs / "s.log.1")) == 1
+    assert "cannot reopen" not in milter.output()
 
 
 def test_a_live_socket_is_not_stolen_and_a_stale_one_is_replaced(

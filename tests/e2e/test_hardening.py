@@ -1,0 +1,153 @@
+"""The daemon under attack: hostile local files, full disks, floods, reloads that
+would lose rules. Each test reproduces a way the running daemon was made to
+misbehave, through a real Postfix with milter_default_action = tempfail."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.disks import fill
+
+from .test_daemon import ENCODED, Setup, eventually, lines
+
+pytestmark = pytest.mark.postfix
+
+
+@pytest.fixture
+def setup(tmp_path, milter_factory, postfix_factory) -> Setup:
+    return Setup(tmp_path, milter_factory, postfix_factory)
+
+
+@pytest.mark.parametrize("how", ["emptied", "renamed", "dangling", "unreadable"])
+def test_a_reload_that_would_lose_the_rules_is_refused(setup: Setup, how: str) -> None:
+    archive = setup.base / "archive"
+    setup.rules(f'rule "archive" {{ archive-to-maildir "{archive}" log-summary }}')
+    postfix = setup.start()
+    postfix.send("one@example.org", ["b@example.net"], ENCODED)
+    postfix.wait_for(1)
+
+    rules_file = setup.rules_dir / "50-test.rules"
+    if how == "emptied":
+        rules_file.unlink()
+    elif how == "renamed":
+        setup.rules_dir.rename(setup.base / "rules.d.old")
+    elif how == "dangling":
+        moved = setup.base / "moved.rules"
+        rules_file.rename(moved)
+        rules_file.symlink_to(setup.base / "gone.rules")
+    else:
+        os.mkfifo(setup.rules_dir / "60-fifo.rules")  # a read would hang
+    setup.signal(signal.SIGHUP)
+    eventually(lambda: "reload refused" in setup.output())
+    postfix.send("two@example.org", ["b@example.net"], ENCODED)
+    postfix.wait_for(2)
+
+    assert [f[2] for f in lines(setup.summary)] == ["from=<one@example.org>",
+                                                    "from=<two@example.org>"]
+    eventually(lambda: len(os.listdir(archive / "new")) == 2)
+    assert "reloaded" not in setup.output()
+    assert postfix.count_deferred() == 0
+
+
+def test_a_rules_directory_given_but_missing_stops_the_start(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "mailspy", "run", "-p", "inet:1@127.0.0.1",
+                           "-d", str(tmp_path / "no-such-dir"), "--spool-dir",
+                           str(tmp_path / "spool")], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert f"rules directory {tmp_path}/no-such-dir does not exist" in done.stderr
+    assert "recording every message" not in done.stderr
+
+
+def test_a_symlink_planted_in_place_of_a_log_stops_the_start(setup: Setup) -> None:
+    victim = setup.base / "authorized_keys"
+    victim.write_text("ssh-ed25519 AAAA root@host\n")
+    setup.summary.symlink_to(victim)
+    setup.rules('rule "a" { log-summary log-headers }')
+    argv = [sys.executable, "-m", "mailspy", "run", "-p", "inet:1@127.0.0.1", "-d",
+            str(setup.rules_dir), "-f", str(setup.summary), "-h", str(setup.headers),
+            "--spool-dir", str(setup.spool)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert f"{setup.summary} is a symbolic link; mailspy never writes through one" \
+        in done.stderr
+    assert victim.read_text() == "ssh-ed25519 AAAA root@host\n"
+
+
+def test_a_full_log_disk_loses_whole_records_and_writing_resumes(setup: Setup,
+                                                                 small_disk) -> None:
+    disk = small_disk("64k")
+    summary, headers = disk / "summary", disk / "headers"
+    setup.rules(f'rule "a" {{ log-summary "{summary}" log-headers "{headers}" }}')
+    postfix = setup.start()
+    # each record is larger than a page, so none fits in what the file already holds
+    long = ENCODED.replace(b"Subject: ", b"Subject: " + b"long subject " * 400)
+    postfix.send("one@example.org", ["b@example.net"], long)
+    postfix.wait_for(1)
+    filler = fill(disk)
+    for n in range(3):
+        postfix.send(f"lost{n}@example.org", ["b@example.net"], long)
+    postfix.wait_for(4)
+    filler.unlink()
+    postfix.send("three@example.org", ["b@example.net"], long)
+    postfix.wait_for(5)
+
+    assert [f[2] for f in lines(summary)] == ["from=<one@example.org>",
+                                              "from=<three@example.org>"]
+    assert all(len(f) == 6 and f[1].startswith("time=") for f in lines(summary))
+    blocks = headers.read_text().split("\n\n")
+    assert [b.split(" ", 2)[1] for b in blocks if b] == ["one@example.org", "three@example.org"]
+    output = setup.output()
+    assert output.count(f"cannot write to {summary}") == 1  # once per episode
+    assert f"writing to {summary} again; 3 records were lost" in output
+    assert postfix.count_deferred() == 0
+
+
+def test_a_full_spool_disk_makes_postfix_keep_the_message_until_there_is_room(
+        setup: Setup, small_disk) -> None:
+    """Never answered 250 with a copy owed and lost: the MTA keeps the message
+    (451), delivers it again once there is room, and the copy is made once."""
+    disk = small_disk("512k")
+    archive = setup.base / "archive"
+    setup.spool = disk / "spool"
+    setup.rules(f'rule "a" {{ archive-to-maildir "{archive}" log-summary }}')
+    postfix = setup.start()
+    postfix.send("one@example.org", ["b@example.net"], ENCODED)
+    postfix.wait_for(1)
+    filler = fill(disk)
+    with pytest.raises(Exception, match="451"):
+        postfix.send("two@example.org", ["b@example.net"], ENCODED)
+    filler.unlink()
+    postfix.send("two@example.org", ["b@example.net"], ENCODED)
+    postfix.wait_for(2)
+
+    eventually(lambda: len(os.listdir(archive / "new")) == 2)
+    assert [f[2] for f in lines(setup.summary)] == ["from=<one@example.org>",
+                                                    "from=<two@example.org>"]
+    assert "answered TEMPFAIL, the MTA keeps the message" in setup.output()
+    assert "these copies are lost" not in setup.output()
+
+
+def test_the_spool_refuses_a_planted_symlink_instead_of_handing_its_target_over(
+        setup: Setup) -> None:
+    """Root makes the spool at start and hands it to the -u user: a link planted
+    in place of queue/ must not make root chown its target."""
+    target = setup.base / "etc"
+    target.mkdir()
+    setup.spool.mkdir()
+    (setup.spool / "queue").symlink_to(target)
+    setup.rules('rule "a" { log-summary }')
+    done = subprocess.run([sys.executable, "-m", "mailspy", "run", "-p", "inet:1@127.0.0.1",
+                           "-d", str(setup.rules_dir), "-f", str(setup.summary),
+                           "--spool-dir", str(setup.spool), "-u", "nobody"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert f"cannot use the spool {setup.spool}" in done.stderr
+    assert target.stat().st_uid == 0
+    shutil.rmtree(setup.spool)
