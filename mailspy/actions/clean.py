@@ -15,6 +15,19 @@ import re
 __all__ = ["clean", "header_bytes", "header_name_bytes"]
 
 
+# Unicode's format characters (category Cf): invisible, and some reorder what
+# a terminal shows (U+202E makes `invoice\u202efdp.exe` look like
+# `invoiceexe.pdf`). tests/actions/test_clean.py checks this against the
+# interpreter's Unicode database.
+FORMAT_CHARACTERS = (
+    (0x00AD, 0x00AD), (0x0600, 0x0605), (0x061C, 0x061C), (0x06DD, 0x06DD), (0x070F, 0x070F),
+    (0x0890, 0x0891), (0x08E2, 0x08E2), (0x180E, 0x180E), (0x200B, 0x200F), (0x202A, 0x202E),
+    (0x2060, 0x2064), (0x2066, 0x206F), (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB), (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD), (0x13430, 0x1343F), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A),
+    (0xE0001, 0xE0001), (0xE0020, 0xE007F),
+)
+
+
 def _escape_table() -> dict[int, str]:
     """Built once: str.translate with a dict is the fastest general mapping."""
     table: dict[int, str] = {}
@@ -30,12 +43,17 @@ def _escape_table() -> dict[int, str]:
         table[0xDC00 + byte] = f"\\x{byte:02x}"
     table[0x2028] = "\\u2028"
     table[0x2029] = "\\u2029"
+    for first, last in FORMAT_CHARACTERS:
+        for code in range(first, last + 1):
+            table[code] = f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
     table[ord("\\")] = "\\\\"
     return table
 
 
 _TABLE = _escape_table()
-_NEEDS_WORK = re.compile("[\x00-\x1f\x7f-\x9f\\\\\ud800-\udfff\u2028\u2029]")
+_NEEDS_WORK = re.compile(
+    "[\x00-\x1f\x7f-\x9f\\\\\ud800-\udfff\u2028\u2029"
+    + "".join(f"{chr(first)}-{chr(last)}" for first, last in FORMAT_CHARACTERS) + "]")
 
 
 def clean(value: str) -> str:
@@ -48,6 +66,9 @@ def clean(value: str) -> str:
     - an undecodable byte (a surrogateescape surrogate) becomes `\\xNN` of
       that byte; any other lone surrogate `\\uXXXX`;
     - U+2028 and U+2029 become `\\u2028` and `\\u2029`;
+    - format characters (bidi overrides like U+202E, zero-width spaces, the
+      BOM, tag characters) become `\\uXXXX` (`\\UXXXXXXXX` above U+FFFF),
+      so what a terminal shows is what was sent;
     - a backslash is doubled, so a literal `\\x41` typed in a subject shows
       as `\\\\x41` and every `\\x`/`\\u` in the log really is an escape.
       Apart from tab/CR/LF (which become spaces by design) and the one

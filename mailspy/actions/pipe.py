@@ -34,6 +34,7 @@ __all__ = ["PipeResult", "build_env", "describe", "run_pipe", "split_command", "
 
 STDERR_BYTES = 4096
 STDERR_LINES = 10
+RECIPIENTS_IN_ENV = 32 * 1024  # beyond this, only MAILSPY_RECIPIENTS_FILE has the list
 SAFE_ENV_NAMES = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 NOT_FOUND, NOT_EXECUTABLE = 127, 126  # what a shell reports
@@ -70,17 +71,34 @@ def build_env(
     """A small environment: the daemon's PATH and locale, plus the envelope.
 
     Envelope values are cleaned: no control character (a NUL would make
-    exec fail) and no line break reaches the child.
+    exec fail) and no line break reaches the child. The recipients go in
+    MAILSPY_RECIPIENTS only while they fit in RECIPIENTS_IN_ENV bytes: the
+    kernel refuses to start a program with a 128 KiB variable, and a
+    sender must not keep its mail away from procmail with a long envelope.
+    MAILSPY_RECIPIENT_COUNT always says how many there are.
     """
     base = os.environ if base is None else base
     env = {name: base[name] for name in SAFE_ENV_NAMES if name in base}
     env.setdefault("PATH", DEFAULT_PATH)
     envelope = message.envelope
     env["MAILSPY_SENDER"] = clean(envelope.sender)
-    env["MAILSPY_RECIPIENTS"] = ",".join(clean(r) for r in envelope.recipients)
+    recipients = ",".join(clean(r) for r in envelope.recipients)
+    if len(recipients.encode("utf-8", "surrogateescape")) <= RECIPIENTS_IN_ENV:
+        env["MAILSPY_RECIPIENTS"] = recipients
+    env["MAILSPY_RECIPIENT_COUNT"] = str(len(envelope.recipients))
     env["MAILSPY_QUEUE_ID"] = clean(envelope.queue_id)
     env.update({name: clean(value) for name, value in (extra or {}).items()})
     return env
+
+
+def _recipients_file(message: Message, tmpdir: str | None) -> IO[bytes]:
+    """Every recipient, one per line, in a file the command may read whatever
+    their number; removed when the command has ended."""
+    listing = tempfile.NamedTemporaryFile(prefix="mailspy-rcpt-", dir=tmpdir)  # noqa: SIM115
+    listing.write("".join(clean(r) + "\n" for r in message.envelope.recipients)
+                  .encode("utf-8", "surrogateescape"))
+    listing.flush()
+    return listing
 
 
 def run_pipe(
@@ -97,25 +115,34 @@ def run_pipe(
 
     `env` replaces the daemon's environment as the source of PATH etc.;
     `extra_env` adds variables of our own (MAILSPY_SPOOL_ID); `tmpdir` is
-    where the unlinked stdin copy is spooled.
+    where the unlinked stdin copy and the recipients file are kept.
     """
     argv = split_command(command)
     started = time.monotonic()
-    with tempfile.TemporaryFile(dir=tmpdir) as stdin:
+    with tempfile.TemporaryFile(dir=tmpdir) as stdin, \
+            _recipients_file(message, tmpdir) as listing:
         write_copy(message, stdin)
         stdin.flush()
         stdin.seek(0)
+        variables = build_env(message, env, {**(extra_env or {}),
+                                             "MAILSPY_RECIPIENTS_FILE": listing.name})
         try:
             proc = subprocess.Popen(
                 argv,
                 stdin=stdin,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
-                env=build_env(message, env, extra_env),
+                env=variables,
                 start_new_session=True,
             )
         except OSError as exc:
             return _spawn_failure(argv, exc, time.monotonic() - started)
+        return _finish(proc, argv, started, timeout)
+
+
+def _finish(proc: subprocess.Popen[bytes], argv: list[str], started: float,
+            timeout: float) -> PipeResult:
+    """Wait for the command, reading its stderr's head; kill it at the deadline."""
     with proc:
         assert proc.stderr is not None
         try:

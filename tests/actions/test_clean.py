@@ -139,3 +139,23 @@ def test_header_name_bytes_escapes_space_colon_and_controls():
     assert header_name_bytes("Subject") == b"Subject"
     assert header_name_bytes("From ") == b"From\\x20"
     assert header_name_bytes("X:\nY") == b"X\\x3a\\x0aY"
+
+
+def test_bidi_overrides_and_other_invisible_characters_are_shown_escaped():
+    """A terminal showing `invoice\\u202efdp.exe` raw displays `invoiceexe.pdf`."""
+    assert clean("invoice\u202efdp.exe") == "invoice\\u202efdp.exe"
+    assert clean("pay\u200bpal\ufeff") == "pay\\u200bpal\\ufeff"
+    assert clean("tag\U000e0041ged") == "tag\\U000e0041ged"
+    assert clean("r\u00e9sum\u00e9 \u2013 \u00fcber") == "r\u00e9sum\u00e9 \u2013 \u00fcber"
+
+
+def test_every_unicode_format_character_is_escaped():
+    import unicodedata
+
+    from mailspy.actions.clean import FORMAT_CHARACTERS
+
+    escaped = {c for first, last in FORMAT_CHARACTERS for c in range(first, last + 1)}
+    missing = [hex(c) for c in range(0x110000)
+               if unicodedata.category(chr(c)) == "Cf" and c not in escaped]
+    assert missing == []
+    assert all("\\u" in clean(chr(c)) or "\\U" in clean(chr(c)) for c in escaped)

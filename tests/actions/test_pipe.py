@@ -56,11 +56,14 @@ def test_child_gets_lf_copy_clean_env_and_only_the_configured_argv(tmp_path):
     run = json.loads((tmp_path / "run.json").read_text())
     assert run["argv"] == [str(recorder), str(tmp_path), "two words"]
     mailspy_env = {k: v for k, v in run["env"].items() if k.startswith("MAILSPY_")}
+    listing = mailspy_env.pop("MAILSPY_RECIPIENTS_FILE")
     assert mailspy_env == {
         "MAILSPY_SENDER": "al\\x00ice  @example.org",
         "MAILSPY_RECIPIENTS": "bob@example.com,c,d@x ",
+        "MAILSPY_RECIPIENT_COUNT": "2",
         "MAILSPY_QUEUE_ID": "4XyZ1",
     }
+    assert not os.path.exists(listing)  # removed once the command has ended
     assert "SECRET" not in run["env"]
     assert run["env"]["PATH"] == "/usr/bin:/bin"
     assert not os.path.exists("/tmp/pwned")
@@ -73,8 +76,32 @@ def test_build_env_keeps_only_safe_daemon_variables():
         "LANG": "C.UTF-8",
         "MAILSPY_SENDER": "alice@example.org",
         "MAILSPY_RECIPIENTS": "bob@example.com",
+        "MAILSPY_RECIPIENT_COUNT": "1",
         "MAILSPY_QUEUE_ID": "4XyZ1",
     }
+
+
+LISTER = """\
+#!/bin/sh
+printf '%s\\n' "${MAILSPY_RECIPIENTS-unset}" > "$1/env"
+echo "$MAILSPY_RECIPIENT_COUNT" > "$1/count"
+cat "$MAILSPY_RECIPIENTS_FILE" > "$1/listing"
+cat > /dev/null
+"""
+
+
+def test_a_thousand_long_recipients_still_reach_the_command(tmp_path):
+    """1,000 recipients of 140 characters would make a 141,000-byte variable, which the
+    kernel refuses (E2BIG): the list goes in a file, and the command runs."""
+    recipients = [f"<{'r' * 120}{n:06d}@example.org>" for n in range(1000)]
+    lister = tmp_path / "lister"
+    lister.write_text(LISTER)
+    lister.chmod(0o755)
+    result = run_pipe([str(lister), str(tmp_path)], _message(rcpt_to=recipients))
+    assert result.ok, describe(result)
+    assert (tmp_path / "env").read_text() == "unset\n"
+    assert (tmp_path / "count").read_text() == "1000\n"
+    assert (tmp_path / "listing").read_text().splitlines() == [r[1:-1] for r in recipients]
 
 
 def test_bounce_sender_is_empty_in_env():

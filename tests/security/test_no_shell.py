@@ -28,7 +28,8 @@ with open(sys.argv[1], "a") as out:
     out.write(json.dumps({{"argv": sys.argv, "environ": environ.decode("latin-1"),
                           "stdin": stdin.decode("latin-1")}}) + "\\n")
 """
-ENVELOPE_NAMES = {"MAILSPY_SENDER", "MAILSPY_RECIPIENTS", "MAILSPY_QUEUE_ID", "MAILSPY_SPOOL_ID"}
+ENVELOPE_NAMES = {"MAILSPY_SENDER", "MAILSPY_RECIPIENTS", "MAILSPY_RECIPIENT_COUNT",
+                  "MAILSPY_RECIPIENTS_FILE", "MAILSPY_QUEUE_ID", "MAILSPY_SPOOL_ID"}
 
 
 def hostile_mail(pwned: Path) -> Mail:
