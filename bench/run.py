@@ -25,6 +25,7 @@ from bench.corpus import make_corpus  # noqa: E402
 from bench.daemons import start_listening, start_mailspy, start_null  # noqa: E402
 from bench.measure_client import eom_rows, memory_row, throughput_rows  # noqa: E402
 from bench.measure_postfix import postfix_rows  # noqa: E402
+from bench.measure_reload import reload_row  # noqa: E402
 from bench.measure_rules import check_rules_row, evaluation_row  # noqa: E402
 from bench.report import Row, table  # noqa: E402
 from bench.rulegen import write_rules  # noqa: E402
@@ -32,7 +33,7 @@ from bench.sizes import FULL, SMOKE, Sizes  # noqa: E402
 from tests.e2e.postfix import MilterProcess, postfix_available, public_tmpdir  # noqa: E402
 
 # Rows with a target first, in the order, then the context rows.
-ROW_IDS = ("C4", "P4", "P16", "R", "E", "M", "K", "C1", "L4", "P1", "N1", "N4", "N16")
+ROW_IDS = ("C4", "P4", "P16", "R", "E", "M", "K", "C1", "L4", "P1", "N1", "N4", "N16", "H")
 
 
 class Progress:
@@ -66,6 +67,7 @@ def measure(workdir: Path, sizes: Sizes, progress: Progress) -> list[Row]:
         for milter in reversed(milters):
             milter.stop()
     rows += eom_rows(workdir, corpus, sizes, progress)
+    rows.append(reload_row(workdir, corpus, sizes, progress))
     order = {row_id: n for n, row_id in enumerate(ROW_IDS)}
     return sorted(rows, key=lambda row: order.get(row.id, len(order)))
 

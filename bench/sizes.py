@@ -30,6 +30,7 @@ class Sizes:
     huge_bytes: int = 100_000_000  # MB as the issue counts them, base64 as sent
     check_rules: int = 10_000
     check_small: int = 100
+    reload_rules: int = 20_000  # the daemon reloads these while messages flow
 
 
 FULL = Sizes()
@@ -48,4 +49,5 @@ SMOKE = Sizes(
     huge_bytes=2_000_000,
     check_rules=200,
     check_small=10,
+    reload_rules=200,
 )

@@ -13,6 +13,7 @@ start accepting connections.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import logging.handlers
 import os
@@ -21,6 +22,7 @@ import signal
 import socket
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,7 +84,8 @@ class Daemon:
         self._stopped = threading.Event()
 
     def start(self) -> None:
-        rules = self._load_rules()  # before anything else: broken rules stop us here
+        with _collector_paused(start=True):
+            rules = self._load_rules()  # before anything else: broken rules stop us here
         try:
             account = privileges.lookup(self.options.user) if self.options.user else None
         except privileges.UnknownUserError as exc:
@@ -156,7 +159,7 @@ class Daemon:
         trade rules files for none (an emptied, renamed or unmounted directory)."""
         if self.recorder is not None:
             self.recorder.deliverer.rescan()  # also picks up `mailspy spool retry`
-        with self._reload_lock:
+        with self._reload_lock, _collector_paused():
             try:
                 rules = self._load_rules()
                 running = self.recorder.rules if self.recorder is not None else None
@@ -278,6 +281,34 @@ class Daemon:
         if spec.family == "unix":
             with contextlib.suppress(OSError):
                 os.unlink(spec.path)
+
+
+@contextlib.contextmanager
+def _collector_paused(start: bool = False) -> Iterator[None]:
+    """Load rules without stalling the answers to the MTA, and keep them out of
+    every later garbage collection.
+
+    A full collection scans every object and holds the interpreter while it
+    does: with 20,000 rules loaded, about a second, during which no
+    connection is answered. Loading rules makes no reference cycles (a test
+    keeps it so), so the collector is paused while they load, and what is
+    alive afterwards — the rules above all — is frozen: later collections
+    skip it. Freed rules are still freed, by reference counting. Meanwhile
+    the interpreter hands over to a waiting connection thread every
+    millisecond instead of every five. At start, before any connection, the
+    one-off garbage of building the parser is collected first.
+    """
+    gc.disable()
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.001)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(interval)
+        if start:
+            gc.collect()
+        gc.freeze()
+        gc.enable()
 
 
 def _why(exc: OSError) -> str:

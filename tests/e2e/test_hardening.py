@@ -5,8 +5,10 @@ misbehave, through a real Postfix with milter_default_action = tempfail."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +17,7 @@ import pytest
 
 from tests.disks import fill
 
+from .postfix import free_port
 from .test_daemon import ENCODED, Setup, eventually, lines
 
 pytestmark = pytest.mark.postfix
@@ -151,3 +154,34 @@ def test_the_spool_refuses_a_planted_symlink_instead_of_handing_its_target_over(
     assert f"cannot use the spool {setup.spool}" in done.stderr
     assert target.stat().st_uid == 0
     shutil.rmtree(setup.spool)
+
+
+def test_a_connection_flood_under_the_usual_descriptor_limit_stops_no_mail(
+        setup: Setup, milter_factory) -> None:
+    """1,124 idle connections to the milter socket, the daemon started with the
+    common soft limit of 1,024 descriptors: it raises the limit to the hard one,
+    and mail through Postfix is still recorded and archived."""
+    archive = setup.base / "archive"
+    setup.rules(f'rule "a" {{ archive-to-maildir "{archive}" log-summary }}')
+    port = free_port()
+    argv = ["prlimit", "--nofile=1024:4096", "--", sys.executable, "-m", "mailspy", "run",
+            "-p", f"inet:{port}@127.0.0.1", "-d", str(setup.rules_dir), "-f",
+            str(setup.summary), "--spool-dir", str(setup.spool)]
+    milter = milter_factory(argv, port=port, output=setup.base / "mailspy.out")
+    limits = Path(f"/proc/{milter.pid}/limits").read_text()
+    assert re.search(r"Max open files\s+4096\s+4096", limits), limits
+    flood = []
+    try:
+        for _ in range(1124):
+            flood.append(socket.create_connection(("127.0.0.1", port)))
+        postfix = setup._postfixes(milter.postfix_spec)
+        for n in range(3):
+            postfix.send(f"m{n}@example.org", ["b@example.net"], ENCODED)
+        postfix.wait_for(3)
+        eventually(lambda: (archive / "new").exists() and len(os.listdir(archive / "new")) == 3)
+    finally:
+        for connection in flood:
+            connection.close()
+    assert len(lines(setup.summary)) == 3
+    assert postfix.count_deferred() == 0
+    assert "Traceback" not in milter.output()
