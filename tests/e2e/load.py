@@ -1,10 +1,13 @@
 """Load and faults through a real Postfix: many SMTP sessions, a slow pipe, a Maildir
-disk that fails and recovers, and a `kill -9` of mailspy mid-load followed by a restart.
+disk that fails and recovers, a spool disk that fills up and empties again, a flood of
+idle connections to the milter socket beyond the usual 1,024 descriptors, and a
+`kill -9` of mailspy mid-load followed by a restart.
 
 The senders behave like sending MTAs: a 4xx reply is retried after a short pause. The
-report counts what every stage did and checks SPEC's invariants: nothing deferred by a
-running mailspy, one uncorrupted summary line per accepted message, one Maildir copy per
-accepted message after the restart (none lost, none twice), every pipe run accounted for.
+report counts what every stage did and checks mailspy's promises: nothing deferred by a
+running mailspy except while its spool disk is full (then 4xx, so no copy is lost), one
+uncorrupted summary line per accepted message, one Maildir copy per accepted message
+after the restart (none lost, none twice), every pipe run accounted for.
 
 Short form: tests/e2e/test_load.py (CI). Long form, on demand:
     .venv/bin/python -m tests.e2e.load --messages 3000 --sessions 16 --pipe-sleep 10
@@ -23,6 +26,7 @@ import signal
 import smtplib
 import socket
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -32,6 +36,7 @@ from pathlib import Path
 
 from mailspy.spool.entry import read_meta
 from mailspy.spool.store import DEAD_DIR, Spool
+from tests.disks import fill
 
 from .postfix import MilterProcess, PrivatePostfix, free_port, public_tmpdir
 
@@ -50,6 +55,8 @@ class LoadConfig:
     outage: tuple[float, float] | None = (0.2, 4.0)  # Maildir disk gone: at fraction, seconds
     workers: int = 16
     per_target: int = 16
+    spool_full: tuple[float, float] | None = None  # spool disk full: at fraction, seconds
+    flood: int = 0  # idle connections held open to the milter socket during the run
 
 
 @dataclass
@@ -61,6 +68,7 @@ class LoadReport:
     smtp_attempts: int = 0
     temporary_replies: int = 0
     temporary_because_of_kill: int = 0
+    temporary_because_of_full_spool: int = 0
     deferred_by_running_mailspy: int = 0
     rejected: int = 0
     postfix_deferred: int = 0
@@ -136,7 +144,9 @@ class Run:
         self.milter: MilterProcess | None = None
         self.outputs: list[Path] = []
         self.outage_started = self.outage_over = False  # the Maildir disk's outage
+        self.spool_fill_started = False
         self.resent: set[int] = set()
+        self.flood: list[socket.socket] = []
 
     # -- mailspy -----------------------------------------------------------------
 
@@ -152,7 +162,9 @@ class Run:
             f'pipe-to-command "{pipe}" }}')
         output = self.base / f"mailspy-{len(self.outputs)}.out"
         self.outputs.append(output)
-        argv = [sys.executable, "-m", "mailspy", "run", "-p", f"inet:{self.port}@127.0.0.1",
+        # the usual soft limit of descriptors: mailspy raises it to the hard one
+        limit = ["prlimit", "--nofile=1024:8192", "--"] if self.config.flood else []
+        argv = [*limit, sys.executable, "-m", "mailspy", "run", "-p", f"inet:{self.port}@127.0.0.1",
                 "-d", str(rules), "-f", str(self.summary), "--spool-dir", str(self.spool),
                 "--workers", str(self.config.workers), "--per-target",
                 str(self.config.per_target), "--retry-base", "0.5", "--retry-max", "2",
@@ -249,10 +261,25 @@ class Run:
                 self.disk.rename(self.base / "disk.away")
                 self.disk.write_text("the Maildir disk is gone")  # ENOTDIR from now on
                 threading.Timer(outage[1], self._disk_back).start()
+        full = self.config.spool_full
+        with self.lock:
+            if full and fraction >= full[0] and not self.spool_fill_started:
+                self.spool_fill_started = True
+                filler = fill(self.spool)
+                threading.Timer(full[1], filler.unlink).start()
         kill_at = self.config.kill_at
         if kill_at is not None and fraction >= kill_at and self.report.kill_at_message is None:
             self.report.kill_at_message = done
             self.kill_and_restart()
+
+    def open_flood(self) -> None:
+        for _ in range(self.config.flood):
+            self.flood.append(socket.create_connection(("127.0.0.1", self.port)))
+
+    def close_flood(self) -> None:
+        for connection in self.flood:
+            connection.close()
+        self.flood.clear()
 
     def _disk_back(self) -> None:
         with self.lock:
@@ -282,6 +309,10 @@ class Run:
         report.dead_lettered = _dead_letters(self.spool)
         report.smtp_replies = dict(self.replies)
         report.retries_logged = sum(o.read_text().count("retrying in") for o in self.outputs)
+        # each TEMPFAIL for a full spool is logged by mailspy: those 4xx were owed
+        full = sum(o.read_text().count("answered TEMPFAIL") for o in self.outputs)
+        report.temporary_because_of_full_spool = min(full, report.deferred_by_running_mailspy)
+        report.deferred_by_running_mailspy -= report.temporary_because_of_full_spool
         eom = [line for line in self.outputs[-1].read_text().splitlines()
                if "end-of-message answered" in line]
         report.eom_after_restart = eom[-1].split("INFO: ", 1)[-1] if eom else ""
@@ -326,6 +357,25 @@ class Run:
 
 def run_load(config: LoadConfig, base: Path | None = None) -> LoadReport:
     base = base or public_tmpdir("mailspy-load-")
+    with contextlib.ExitStack() as stack:
+        if config.spool_full:
+            stack.enter_context(small_disk(base / "spool", "64m"))
+        return _run_load(config, base)
+
+
+@contextlib.contextmanager
+def small_disk(where: Path, size: str):
+    """A tmpfs mounted at `where` for the run (root only), unmounted after."""
+    where.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "mailspy-load",
+                    str(where)], check=True)
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def _run_load(config: LoadConfig, base: Path) -> LoadReport:
     run = Run(config, base)
     started = time.monotonic()
     run.start_mailspy()
@@ -335,7 +385,9 @@ def run_load(config: LoadConfig, base: Path | None = None) -> LoadReport:
                                       "default_process_limit": "200"})
     try:
         postfix.start()
+        run.open_flood()
         run.send_all(postfix)
+        run.close_flood()
         drain = 120 + config.messages * config.pipe_sleep / max(1, config.per_target) * 2
         run.wait_for_copies(drain)
         assert run.milter is not None
@@ -343,6 +395,7 @@ def run_load(config: LoadConfig, base: Path | None = None) -> LoadReport:
         run.report.seconds = round(time.monotonic() - started, 1)
         run.reckon(postfix)
     finally:
+        run.close_flood()
         postfix.stop()
         if run.milter is not None:
             run.milter.stop()
@@ -378,12 +431,19 @@ def main() -> int:
     parser.add_argument("--pipe-sleep", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=64)
     parser.add_argument("--no-kill", action="store_true")
+    parser.add_argument("--spool-full", type=float, default=0.0, metavar="SECONDS",
+                        help="fill the spool's disk (a tmpfs) for this long, from 30 %%")
+    parser.add_argument("--flood", type=int, default=0, metavar="N",
+                        help="hold N idle connections to the milter socket, mailspy "
+                        "started with a soft limit of 1,024 descriptors")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args()
     config = LoadConfig(messages=args.messages, sessions=args.sessions,
                         pipe_sleep=args.pipe_sleep, workers=args.workers,
                         per_target=args.workers, kill_at=None if args.no_kill else 0.5,
-                        outage=(0.2, max(4.0, 3 * args.pipe_sleep)))
+                        outage=(0.2, max(4.0, 3 * args.pipe_sleep)),
+                        spool_full=(0.3, args.spool_full) if args.spool_full else None,
+                        flood=args.flood)
     base = public_tmpdir("mailspy-load-")
     try:
         report = run_load(config, base)
