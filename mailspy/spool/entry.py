@@ -110,10 +110,20 @@ def write_state(path: Path, meta: Meta) -> None:
     write_durably(state_path(path), json.dumps([asdict(j) for j in meta.jobs]).encode())
 
 
+FILE_MODE = 0o600  # whatever the umask: entries hold other people's mail
+
+
+def create(path: Path, exclusive: bool = True) -> BinaryIO:
+    """A new spool file, 0600, never through a symbolic link."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    flags |= os.O_EXCL if exclusive else os.O_TRUNC
+    return open(os.open(path, flags, FILE_MODE), "wb")
+
+
 def write_durably(target: Path, data: bytes) -> None:
     """Write-fsync-rename: a reader (or a crash) sees the old file or the new."""
     temporary = target.with_name(target.name + ".new")
-    with open(temporary, "wb") as f:
+    with create(temporary, exclusive=False) as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())

@@ -24,6 +24,7 @@ from mailspy.spool.entry import (
     PENDING,
     Job,
     Meta,
+    create,
     envelope_dict,
     fsync_dir,
     open_message,
@@ -114,7 +115,7 @@ class Spool:
         meta = Meta(entry_id, time.time(), message.received_at, message.body_size,
                     envelope_dict(message.envelope), jobs)
         try:
-            with open(staging, "xb") as out:
+            with create(staging) as out:
                 write_entry(out, meta, message, CHUNK)
                 out.flush()
                 os.fsync(out.fileno())

@@ -346,3 +346,15 @@ def test_a_scheduler_that_fails_is_started_again_and_says_so(spool: Spool, deliv
                and len(os.listdir(tmp_path / "md" / "new")) == 1)
     failed = [r for r in caplog.records if "thread mailspy-spool failed" in r.getMessage()]
     assert failed and failed[0].levelname == "ERROR" and "Too many open files" in failed[0].exc_text
+
+
+def test_entries_and_states_are_0600_whatever_the_umask(spool: Spool, tmp_path):
+    previous = os.umask(0)
+    try:
+        entry = spool.enqueue(make_message(), [maildir(tmp_path / "md")])
+        with spool.hold(entry) as meta:
+            spool.save(meta)
+    finally:
+        os.umask(previous)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (spool.root / "queue").iterdir()}
+    assert modes == {entry: 0o600, f"{entry}.state": 0o600}
