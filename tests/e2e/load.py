@@ -146,6 +146,7 @@ class Run:
         self.outage_started = self.outage_over = False  # the Maildir disk's outage
         self.spool_fill_started = False
         self.resent: set[int] = set()
+        self.refused_at_kill: set[int] = set()  # 4xx because mailspy was killed
         self.flood: list[socket.socket] = []
 
     # -- mailspy -----------------------------------------------------------------
@@ -226,10 +227,10 @@ class Run:
                 self._after_accept()
                 return client
             except smtplib.SMTPResponseException as exc:
-                self._count_refusal(client, exc.smtp_code, exc.smtp_error)
+                self._count_refusal(client, exc.smtp_code, exc.smtp_error, index)
             except smtplib.SMTPRecipientsRefused as exc:
                 code, text = min(exc.recipients.values())
-                self._count_refusal(client, code, text)
+                self._count_refusal(client, code, text, index)
             except (smtplib.SMTPException, OSError):
                 pass  # a dropped connection: retry as an MTA would
             if client is not None:
@@ -237,7 +238,7 @@ class Run:
             client = None
             time.sleep(0.2)
 
-    def _count_refusal(self, client, code: int, text: bytes | str) -> None:
+    def _count_refusal(self, client, code: int, text: bytes | str, index: int) -> None:
         stale = client is not None and getattr(client, "generation", -1) != self.generation
         with self.lock:
             self.replies[f"{code} {text!r}"[:120]] += 1
@@ -245,6 +246,7 @@ class Run:
                 self.report.rejected += 1
             elif self.mailspy_down.is_set() or stale:
                 self.report.temporary_because_of_kill += 1
+                self.refused_at_kill.add(index)
             else:
                 self.report.deferred_by_running_mailspy += 1
             self.report.temporary_replies += 1
@@ -329,7 +331,9 @@ class Run:
         self.report.summary_corrupted = sum(1 for ln in lines if not SUMMARY_LINE.fullmatch(ln))
         seen = Counter(int(m.group(1)) for ln in lines
                        if (m := re.search(r"\tsubject=load (\d+)", ln)))
-        self.resent = {i for i, n in seen.items() if n > 1}  # mailspy saw these twice
+        # mailspy saw these twice: two summary lines, or a message spooled just before
+        # the kill whose answer (and log line) never came, resent by its client
+        self.resent = {i for i, n in seen.items() if n > 1} | self.refused_at_kill
         self.report.summary_missing = len(self.accepted - set(seen))
         self.report.summary_extra = sum(seen.values()) - len(set(seen) & self.accepted)
 
