@@ -32,6 +32,12 @@ class MTA(Protocol):
         """One SMTP transaction; raises SmtpRejected on a refusal (4xx: a tempfail)."""
         ...
 
+    def submit_locally(self, sender: str, recipients: str | Iterable[str],
+                       message: bytes | str) -> object:
+        """A local submission, not over TCP: Postfix's sendmail command (milters in
+        non_smtpd_milters see it), sendmail -bs."""
+        ...
+
     def wait_for(self, condition: int | Callable[[str], bool], timeout: float = 10.0) -> str:
         """At least `condition` deliveries (one per recipient), or a test on the log."""
         ...

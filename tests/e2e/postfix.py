@@ -480,6 +480,22 @@ class PrivatePostfix:
         return smtp_send(self.smtp_port, sender, recipients, message, timeout=timeout,
                          helo=helo)
 
+    def submit_locally(
+        self, sender: str, recipients: str | Iterable[str], message: bytes | str,
+        timeout: float = 10.0,
+    ) -> None:
+        """A local submission: Postfix's sendmail command, then postdrop and pickup. Only
+        milters in non_smtpd_milters see it."""
+        rcpts = [recipients] if isinstance(recipients, str) else list(recipients)
+        tool = find_tool("sendmail")
+        if tool is None:
+            raise PostfixError("postfix's sendmail command is not installed")
+        data = message.encode() if isinstance(message, str) else message
+        done = subprocess.run([tool, "-C", str(self.conf_dir), "-f", sender, "--", *rcpts],
+                              input=data, capture_output=True, timeout=timeout, check=False)
+        if done.returncode != 0:
+            raise PostfixError(f"sendmail exited {done.returncode}: {done.stderr.decode()}")
+
     def smtp_source(
         self,
         messages: int = 100,
@@ -529,7 +545,7 @@ def smtp_send(
     try:
         with smtplib.SMTP("127.0.0.1", port, helo, timeout) as smtp:
             smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            return _transaction(smtp, sender, rcpts, crlf(message))
+            return smtp_transaction(smtp, sender, rcpts, crlf(message))
     except smtplib.SMTPResponseException as err:
         stage = {smtplib.SMTPConnectError: "CONNECT", smtplib.SMTPDataError: "DATA"}
         raise SmtpRejected(stage.get(type(err), "SMTP"), err.smtp_code,
@@ -548,7 +564,7 @@ def _text(reply: bytes | str) -> str:
     return reply.decode(errors="replace") if isinstance(reply, bytes) else reply
 
 
-def _transaction(
+def smtp_transaction(
     smtp: smtplib.SMTP, sender: str, rcpts: list[str], data: bytes
 ) -> SendResult:
     """EHLO, MAIL, RCPT..., DATA; smtplib.sendmail() would hide the final reply."""
@@ -565,6 +581,9 @@ def _transaction(
     code, reply = smtp.data(data)
     _expect((code, reply), "DATA", 250)
     return SendResult(code, _text(reply), refused)
+
+
+_transaction = smtp_transaction  # its former name
 
 
 def _expect(response: tuple[int, bytes | str], stage: str, wanted: int) -> None:

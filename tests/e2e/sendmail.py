@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import signal
+import smtplib
 import socket
 import subprocess
 import tempfile
@@ -30,7 +31,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from .postfix import SendResult, WaitTimeout, free_port, is_listening, public_tmpdir, smtp_send
+from .postfix import (
+    SendResult,
+    WaitTimeout,
+    crlf,
+    free_port,
+    is_listening,
+    public_tmpdir,
+    smtp_send,
+    smtp_transaction,
+)
 
 PACKAGES = ("sendmail-bin", "sendmail-base", "sendmail-cf", "m4", "liblockfile1", "libwrap0")
 CACHE = Path(os.environ.get("MAILSPY_SENDMAIL_CACHE", "/var/cache/mailspy-e2e/sendmail"))
@@ -542,6 +552,46 @@ class PrivateSendmail:
         refuses the connection, the sender, every recipient or the data."""
         return smtp_send(self.smtp_port, sender, recipients, message, timeout=timeout,
                          helo=helo)
+
+    def submit_locally(
+        self, sender: str, recipients: str | Iterable[str], message: bytes | str, *,
+        timeout: float = 10.0, helo: str = "client.test",
+    ) -> SendResult:
+        """A local submission: SMTP on the standard input of `sendmail -bs`, run in the
+        instance's namespace like the daemon. sendmail runs its milters on it, with no
+        client address."""
+        base = self._require_base()
+        script = base / "start-bs.sh"
+        script.write_text((base / "start.sh").read_text().replace(" -bD", " -bs"))
+        ours, theirs = socket.socketpair()
+        process = subprocess.Popen(["unshare", "--uts", "--mount", "sh", str(script)],
+                                   stdin=theirs, stdout=theirs, stderr=subprocess.DEVNULL,
+                                   start_new_session=True)
+        theirs.close()
+        rcpts = [recipients] if isinstance(recipients, str) else list(recipients)
+        try:
+            with _PipeSMTP(ours, helo, timeout) as smtp:
+                return smtp_transaction(smtp, sender, rcpts, crlf(message))
+        finally:
+            ours.close()
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(5)
+
+
+class _PipeSMTP(smtplib.SMTP):
+    """smtplib over one end of a socket pair whose other end is `sendmail -bs`."""
+
+    def __init__(self, end: socket.socket, helo: str, timeout: float) -> None:
+        self._end = end
+        super().__init__(local_hostname=helo, timeout=timeout)
+        self.connect("sendmail -bs", 0)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        self._end.settimeout(timeout)
+        return self._end
 
 
 def _group_members(pgid: int) -> list[int]:

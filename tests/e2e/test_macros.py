@@ -83,3 +83,29 @@ def test_mailspy_asks_for_the_queue_id_whatever_the_mta_sends_unasked(
     [record] = [json.loads(line) for line in records.read_text().splitlines()]
     assert_client_and_queue_id(record, sent, mta_name)
 
+
+
+# A local submission as each MTA shows it: Postfix's sendmail command reaches the milters
+# of non_smtpd_milters as a connection from localhost, 127.0.0.1, HELO localhost;
+# `sendmail -bs` reaches sendmail's milters with no address and the HELO it was given.
+EXPECTED_LOCAL = {
+    "postfix": {"client_address": "127.0.0.1", "client_name": "localhost", "helo": "localhost"},
+    "sendmail": {"client_address": "", "client_name": "localhost", "helo": "client.test"},
+}
+
+
+def test_a_local_submission(
+    mta_name: str, mta_factory: MTAFactory, milter_factory: MilterFactory, tmp_path: Path,
+) -> None:
+    setup = Setup(tmp_path, milter_factory, mta_factory, mta_name)
+    records = tmp_path / "records.jsonl"
+    setup.rules(f'rule "all" {{ log-summary "{records}" format json }}')
+    milter = setup.start_milter()
+    options = {"main_cf": {"non_smtpd_milters": milter.postfix_spec}} \
+        if mta_name == "postfix" else {}
+    mta = mta_factory(milter, **options)
+    mta.submit_locally("ann@example.org", ["bob@example.net"], ENCODED)
+    mta.wait_for(1)
+    [record] = [json.loads(line) for line in records.read_text().splitlines()]
+    assert {key: record[key] for key in EXPECTED_LOCAL[mta_name]} == EXPECTED_LOCAL[mta_name]
+    assert record["queue_id"] and record["sender"] == "ann@example.org"
