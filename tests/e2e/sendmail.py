@@ -321,10 +321,9 @@ class PrivateSendmail:
         deliver.write_text(DELIVER_SH.format(folder=base / "delivered"))
         deliver.chmod(0o755)
         (base / "sendmail.mc").write_text(self.mc())
-        m4 = root / "usr/bin/m4"
-        cf_dir = root / "usr/share/sendmail/cf"
+        # as docs/install.md says: m4 /usr/share/sendmail/cf/m4/cf.m4 sendmail.mc > sendmail.cf
         done = subprocess.run(
-            [str(m4), f"-D_CF_DIR_={cf_dir}/", str(cf_dir / "m4/cf.m4"),
+            [str(root / "usr/bin/m4"), str(root / "usr/share/sendmail/cf/m4/cf.m4"),
              str(base / "sendmail.mc")],
             capture_output=True, check=False,
         )

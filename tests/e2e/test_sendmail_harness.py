@@ -92,16 +92,20 @@ def test_a_dead_milter_with_f_r_rejects_the_connection(
     assert sendmail.deliveries() == []
 
 
-@pytest.mark.parametrize(("flags", "accepted"), [("T", False), ("", True)])
+@pytest.mark.parametrize(("flags", "timeouts", "accepted"), [
+    ("T", "S:5s;R:1s;E:5m", False),  # R bounds the end-of-message answer: down, 451
+    ("", "S:5s;R:1s;E:5m", True),  # down, skipped
+    ("T", "S:5s;R:5s;E:1s", True),  # E:1s does not cut short a 2 s answer
+])
 def test_a_milter_slower_than_the_r_timeout_counts_as_down(
-    sendmail_factory: SendmailFactory, milter_factory: MilterFactory, tmp_path: Path,
-    flags: str, accepted: bool,
+    sendmail_factory: SendmailFactory, milter_factory: MilterFactory,
+    flags: str, timeouts: str, accepted: bool,
 ) -> None:
     port = free_port()
     stalling = milter_factory(null_milter_argv(f"inet:{port}@127.0.0.1"), port=port,
-                              env={**os.environ, "NULL_MILTER_EOM_DELAY": "3"})
+                              env={**os.environ, "NULL_MILTER_EOM_DELAY": "2"})
     sendmail = sendmail_factory(stalling.sendmail_spec, milter_flags=flags,
-                                milter_timeouts="S:5s;R:1s;E:5m")
+                                milter_timeouts=timeouts)
     if accepted:
         sendmail.send("a@x.test", "b@y.test", MESSAGE % (0, 0))
         sendmail.wait_for(1)
@@ -109,7 +113,8 @@ def test_a_milter_slower_than_the_r_timeout_counts_as_down(
         with pytest.raises(SmtpRejected) as refused:
             sendmail.send("a@x.test", "b@y.test", MESSAGE % (0, 0))
         assert (refused.value.stage, refused.value.code) == ("DATA", 451)
-    assert any("timeout" in line for line in sendmail.milter_trouble())
+    timed_out = any("timeout" in line for line in sendmail.milter_trouble())
+    assert timed_out == ("R:1s" in timeouts)
 
 
 def test_a_unix_socket_below_tmp_is_refused_as_unsafe(
