@@ -154,8 +154,11 @@ def run_socket_dir() -> Iterator[Path]:
     anywhere below a world-writable directory such as /tmp ("unsafe"). milter_factory
     depends on it, so it outlives the milters (a milter whose socket file is gone takes
     seconds to stop)."""
-    path = Path(tempfile.mkdtemp(prefix="mailspy-e2e-", dir="/run"))
-    path.chmod(0o755)
+    if os.access("/run", os.W_OK):
+        path = Path(tempfile.mkdtemp(prefix="mailspy-e2e-", dir="/run"))
+        path.chmod(0o755)
+    else:  # not root: no sendmail test runs, the milters still need the fixture
+        path = public_tmpdir("mailspy-sock-")
     yield path
     shutil.rmtree(path, ignore_errors=True)
 
