@@ -1,9 +1,10 @@
 """What an end-to-end scenario needs from an MTA, whichever it is: Postfix or sendmail.
 
 Both private harnesses (postfix.PrivatePostfix, sendmail.PrivateSendmail) answer to this
-interface, so a scenario is written once and run behind each. `hook` starts the named MTA
-in front of a running milter, with the milter's failures made visible: Postfix with
-milter_default_action = tempfail, sendmail with F=T.
+interface, so a scenario is written once and run behind each (conftest's `mta_name` and
+`mta_factory` fixtures). `hook_kwargs` puts a running milter in front of the named MTA;
+both harnesses make the milter's failures visible: Postfix with milter_default_action =
+tempfail, sendmail with F=T.
 """
 
 from __future__ import annotations
