@@ -12,11 +12,18 @@ APT_PACKAGES := libmilter-dev postfix procmail gcc python3-dev python3-venv \
                 libpython3.11-testsuite
 PYTEST_ARGS ?=
 
-.PHONY: test run deps apt lint wheel clean bench fuzz
+.PHONY: test run deps apt lint wheel clean bench fuzz sendmail
 
-test: deps
+test: deps sendmail
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The end-to-end tests also run behind a private sendmail. Debian's sendmail packages
+# conflict with postfix, so they are never installed: apt-get download and dpkg -x put
+# them into a cache directory, once per machine (apt-get update first when the package
+# lists are empty, as on a fresh machine).
+sendmail: deps
+	$(PY) -m tests.e2e.sendmail
 
 # The daemon in the foreground with the repository's rules; every log and
 # Maildir lands under ./var/ (--root), the milter listens on loopback.
@@ -37,7 +44,7 @@ run: deps
 	    -f /log/mailspy -h /log/mailspy-headers --spool-dir $(CURDIR)/var/spool
 
 # The benchmark: prints a table of ratios and writes docs/performance.md.
-bench: deps
+bench: deps sendmail
 	$(PY) bench/run.py --write docs/performance.md
 
 # Fuzz the message parser, MIME walk, rules and log formats (atheris/libFuzzer)

@@ -39,6 +39,15 @@ median of the repetitions; mailspy and its baseline run in turns, the order alte
   for its mail to be delivered before the next starts. P1 is one session: about 23 msg/s
   would mean the 40 ms Nagle stall (a milter that leaves DATA unanswered) is back.
 - **N1, N4, N16**: the same mailspy figures against Postfix with no milter at all.
+- **S4, T4**: the same `smtp-source` (4 sessions) into private sendmail 8.17 instances
+  (`tests/e2e/sendmail.py`: Debian's package unpacked, `sendmail -bD` on loopback),
+  identical but for their milter (`INPUT_MAIL_FILTER` with `F=T`), which deliver every
+  message into a file through a shell script. S4: mailspy and the null milter each on a
+  unix socket (`S=local:`), the hookup docs/install.md puts first. T4: mailspy on TCP
+  (`S=inet:`, the daemon of the Postfix rows) against mailspy on the unix socket: this
+  sendmail's milter client writes each macro list and each command separately with
+  Nagle's algorithm on, so over TCP several steps of every message wait out the
+  receiver's 40 ms delayed ACK.
 - **R**: `mailspy.evaluate.evaluate` timed in-process over the same messages, parsed by
   `mailspy.message.parse.message_from_bytes`, with 10,000 and with 100 generated rules
   (`bench/rulegen.py`); the time includes computing each field once per message

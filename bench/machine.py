@@ -53,6 +53,17 @@ def _postfix() -> str:
     return result.stdout.strip() or "unknown"
 
 
+def _sendmail() -> str:
+    """The private sendmail's Debian package, as the e2e harness unpacked it."""
+    from tests.e2e.sendmail import CACHE, STAMP
+
+    stamp = CACHE / "root" / STAMP
+    if not stamp.exists():
+        return "not unpacked"
+    debs = [line for line in stamp.read_text().splitlines() if line.startswith("sendmail-bin_")]
+    return debs[0].split("_")[1] + " (Debian, private)" if debs else "unknown"
+
+
 def _commit() -> str:
     root = Path(__file__).resolve().parents[1]
     result = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
@@ -72,6 +83,7 @@ def describe() -> dict[str, str]:
         "Python": platform.python_version(),
         "pymilter": _package("pymilter"),
         "Postfix": _postfix(),
+        "sendmail": _sendmail(),
         "mailspy": f"{_package('mailspy')} (commit {_commit()})",
         "load average at the end (1, 5, 15 min)": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
     }

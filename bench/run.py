@@ -4,8 +4,8 @@
 
 --smoke runs every measure at tiny sizes in well under a minute (what `make test` runs:
 the figures mean nothing then, only that every row is produced). Everything it starts
-(milters, private Postfix instances) listens on 127.0.0.1 and is stopped by pid or by
-`postfix -c DIR stop`, also on failure.
+(milters, private Postfix and sendmail instances) listens on 127.0.0.1 and is stopped by
+pid, by `postfix -c DIR stop` or by sendmail's process group, also on failure.
 """
 
 from __future__ import annotations
@@ -27,13 +27,16 @@ from bench.measure_client import eom_rows, memory_row, throughput_rows  # noqa: 
 from bench.measure_postfix import postfix_rows  # noqa: E402
 from bench.measure_reload import reload_row  # noqa: E402
 from bench.measure_rules import check_rules_row, evaluation_row  # noqa: E402
+from bench.measure_sendmail import sendmail_rows  # noqa: E402
 from bench.report import Row, table  # noqa: E402
 from bench.rulegen import write_rules  # noqa: E402
 from bench.sizes import FULL, SMOKE, Sizes  # noqa: E402
 from tests.e2e.postfix import MilterProcess, postfix_available, public_tmpdir  # noqa: E402
+from tests.e2e.sendmail import sendmail_unavailable  # noqa: E402
 
 # Rows with a target first, in the issue's order, then the context rows.
-ROW_IDS = ("C4", "P4", "P16", "R", "E", "M", "K", "C1", "L4", "P1", "N1", "N4", "N16", "H")
+ROW_IDS = ("C4", "P4", "P16", "R", "E", "M", "K", "C1", "L4", "P1", "N1", "N4", "N16", "S4",
+           "T4", "H")
 
 
 class Progress:
@@ -62,6 +65,7 @@ def measure(workdir: Path, sizes: Sizes, progress: Progress) -> list[Row]:
                  f"({sizes.daemon_rules:,} rules)")
         rows += throughput_rows(mailspy, null, listening, mailspy_dir, corpus, sizes, progress)
         rows += postfix_rows(mailspy, null, mailspy_dir, sizes, progress)
+        rows += sendmail_rows(mailspy, mailspy_dir, rules_dir, workdir, sizes, progress)
         rows.append(memory_row(mailspy, mailspy_dir, corpus, sizes, progress))  # grows it
     finally:
         for milter in reversed(milters):
@@ -80,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not postfix_available():
         print("bench: Postfix is not installed; run `make deps` first", file=sys.stderr)
+        return 2
+    if sendmail_unavailable():
+        print(f"bench: {sendmail_unavailable()}; the sendmail row needs it", file=sys.stderr)
         return 2
     sizes = SMOKE if args.smoke else FULL
     progress = Progress()

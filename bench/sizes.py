@@ -20,6 +20,8 @@ class Sizes:
     postfix_messages: int = 1_000  # per repetition and session count
     postfix_single_messages: int = 300  # one session: slower, fewer messages
     postfix_sessions: tuple[int, ...] = (1, 4, 16)
+    sendmail_messages: int = 200  # per repetition, through each sendmail
+    sendmail_sessions: int = 4
     message_size: int = 4_096  # body bytes, as notes/postfix-e2e.md measured
     reps: int = 3
     eval_small: int = 100
@@ -40,6 +42,7 @@ SMOKE = Sizes(
     client_single_messages=20,
     postfix_messages=20,
     postfix_single_messages=10,
+    sendmail_messages=10,
     reps=1,
     eval_small=10,
     eval_large=100,

@@ -132,3 +132,4 @@ def test_smoke_run_prints_every_row(tmp_path: Path) -> None:
     written = report.read_text()
     assert parse_table(written) == rows
     assert "| Postfix |" in written and "| pymilter |" in written
+    assert "| sendmail | 8.17" in written

@@ -27,6 +27,12 @@ log = logging.getLogger("mailspy")
 
 BODY_IN_MEMORY = 256 * 1024  # larger bodies are spooled to a temporary file
 
+# The macros mailspy reads, asked for by step so that the MTA's own lists (main.cf's
+# milter_*_macros, sendmail.mc's confMILTER_MACROS_*) do not matter. sendmail knows the
+# queue id from MAIL FROM on and Postfix from DATA on; sendmail ignores a list for
+# end-of-message. The client's address and name come with the connect step itself.
+MACROS = ((Milter.M_ENVFROM, "i {auth_authen}"), (Milter.M_DATA, "i"))
+
 
 class MailspyMilter(Milter.Base):
     """One instance per SMTP connection (libmilter runs each in its own thread)."""
@@ -41,6 +47,8 @@ class MailspyMilter(Milter.Base):
         loaded rule or action needs them: two callbacks, two answers less per session."""
         offered = opts[1]
         answer = super().negotiate(opts)
+        if answer == Milter.CONTINUE:
+            self._ask_for_macros(opts[0])
         if answer == Milter.CONTINUE and self.recorder is not None:
             unused = self.recorder.rules.unused_steps
             skip = (Milter.P_NOCONNECT if "connect" in unused else 0) | \
@@ -48,6 +56,17 @@ class MailspyMilter(Milter.Base):
             opts[1] |= offered & skip
             self._protocol = opts[1]
         return answer
+
+    def _ask_for_macros(self, actions: int) -> None:
+        """Ask for MACROS where the MTA takes a list (protocol 6); an MTA that does not
+        sends its own lists. Base.setsymlist hands pymilter bytes, which it refuses."""
+        if not actions & Milter.SETSYMLIST:
+            return
+        for step, names in MACROS:
+            try:
+                self._ctx.setsymlist(step, names)
+            except Exception as err:  # the MTA's own list then applies
+                log.debug("cannot ask for macros %s: %s", names, err)
 
     def __init__(self) -> None:
         self._client_name = ""

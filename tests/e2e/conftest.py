@@ -1,20 +1,24 @@
-"""Fixtures for end-to-end tests against a private Postfix on 127.0.0.1.
+"""Fixtures for end-to-end tests against a private Postfix or sendmail on 127.0.0.1.
 
-Every instance and milter a test starts is stopped at teardown, by `postfix -c DIR stop`
-or by pid, also when the test fails. Tests marked `postfix` are skipped when Postfix is
-not installed; set MAILSPY_E2E_KEEP=1 to keep each instance's folder for a post-mortem.
+Every instance and milter a test starts is stopped at teardown, by `postfix -c DIR stop`,
+by sendmail's process group or by pid, also when the test fails. Tests marked `postfix`
+are skipped when Postfix is not installed, tests marked `sendmail` when no private
+sendmail can run (not root, no unshare); set MAILSPY_E2E_KEEP=1 to keep each instance's
+folder for a post-mortem.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Generator, Iterator, Sequence
+import tempfile
+from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from .mta import MTA, MTA_PARAMS, MTAFactory, hook_kwargs
 from .postfix import (
     MilterFactory,
     MilterProcess,
@@ -25,21 +29,24 @@ from .postfix import (
     postfix_available,
     public_tmpdir,
 )
+from .sendmail import PrivateSendmail, sendmail_unavailable
 
 SKIP_REASON = "postfix is not installed (apt-get install postfix, or `make deps`)"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Skip, not fail, the `postfix` tests on a machine without Postfix."""
-    if postfix_available():
-        return
-    skip = pytest.mark.skip(reason=SKIP_REASON)
+    """Skip, not fail, the `postfix` tests on a machine without Postfix and the `sendmail`
+    tests where no private sendmail can run."""
+    reasons = {"postfix": None if postfix_available() else SKIP_REASON,
+               "sendmail": sendmail_unavailable()}
     for item in items:
-        if item.get_closest_marker("postfix"):
-            item.add_marker(skip)
+        for marker, reason in reasons.items():
+            if reason and item.get_closest_marker(marker):
+                item.add_marker(pytest.mark.skip(reason=reason))
 
 
 INSTANCES = pytest.StashKey[list[PrivatePostfix]]()
+SENDMAILS = pytest.StashKey[list[PrivateSendmail]]()
 MILTERS = pytest.StashKey[list[MilterProcess]]()
 
 
@@ -54,13 +61,17 @@ def pytest_runtest_makereport(
         for instance in item.stash.get(INSTANCES, []):
             title = f"maillog of the Postfix on port {instance.smtp_port}"
             report.sections.append((title, instance.maillog_tail(60)))
+        for sendmail in item.stash.get(SENDMAILS, []):
+            title = f"log of the sendmail on port {sendmail.smtp_port}"
+            report.sections.append((title, sendmail.maillog_tail(60)))
         for milter in item.stash.get(MILTERS, []):
             title = f"output of milter pid {milter.pid} ({milter.postfix_spec})"
             report.sections.append((title, milter.output()[-4000:]))
     return report
 
 
-def _stop_all(items: list[PrivatePostfix] | list[MilterProcess]) -> None:
+def _stop_all(items: list[PrivatePostfix] | list[PrivateSendmail] | list[MilterProcess]
+              ) -> None:
     """Stop every item, newest first, even when one of them fails to stop."""
     errors = []
     for item in reversed(items):
@@ -91,6 +102,44 @@ def postfix_factory(request: pytest.FixtureRequest) -> Iterator[PostfixFactory]:
 
 
 @pytest.fixture
+def sendmail_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., PrivateSendmail]]:
+    """Start PrivateSendmail(milter, **kwargs) instances (milter in sendmail's S= form);
+    all are stopped at teardown."""
+    reason = sendmail_unavailable()
+    if reason:
+        pytest.skip(reason)
+    started: list[PrivateSendmail] = []
+    request.node.stash[SENDMAILS] = started
+    keep = os.environ.get("MAILSPY_E2E_KEEP") == "1"
+
+    def start(milter: str | None = None, **kwargs: Any) -> PrivateSendmail:
+        instance = PrivateSendmail(milter, keep_dir=keep, **kwargs)
+        started.append(instance)  # before start(): a failed start still gets stopped
+        return instance.start()
+
+    yield start
+    _stop_all(started)
+
+
+@pytest.fixture(params=MTA_PARAMS)
+def mta_name(request: pytest.FixtureRequest) -> str:
+    """"postfix" and "sendmail": a test asking for it runs once behind each."""
+    return request.param
+
+
+@pytest.fixture
+def mta_factory(request: pytest.FixtureRequest, mta_name: str) -> MTAFactory:
+    """mta_factory(milter, **options) starts the MTA of this run in front of a running
+    MilterProcess; options go to PrivatePostfix or PrivateSendmail."""
+    factory = request.getfixturevalue(f"{mta_name}_factory")
+
+    def start(milter: MilterProcess, **options: Any) -> MTA:
+        return factory(**hook_kwargs(mta_name, milter, options))
+
+    return start
+
+
+@pytest.fixture
 def socket_dir() -> Iterator[Path]:
     """A 0755 folder in /tmp for unix sockets the `postfix` user must reach (tmp_path is
     0700). milter_factory depends on it, so it outlives the milters."""
@@ -100,8 +149,23 @@ def socket_dir() -> Iterator[Path]:
 
 
 @pytest.fixture
+def run_socket_dir() -> Iterator[Path]:
+    """A 0755 folder under /run for unix sockets sendmail connects to: it refuses a socket
+    anywhere below a world-writable directory such as /tmp ("unsafe"). milter_factory
+    depends on it, so it outlives the milters (a milter whose socket file is gone takes
+    seconds to stop)."""
+    if os.access("/run", os.W_OK):
+        path = Path(tempfile.mkdtemp(prefix="mailspy-e2e-", dir="/run"))
+        path.chmod(0o755)
+    else:  # not root: no sendmail test runs, the milters still need the fixture
+        path = public_tmpdir("mailspy-sock-")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
 def milter_factory(
-    request: pytest.FixtureRequest, tmp_path: Path, socket_dir: Path
+    request: pytest.FixtureRequest, tmp_path: Path, socket_dir: Path, run_socket_dir: Path
 ) -> Iterator[MilterFactory]:
     """Start milter processes (argv, port= or socket_path=); their output goes to a file
     under tmp_path; all are stopped by pid at teardown."""

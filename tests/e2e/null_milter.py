@@ -4,7 +4,8 @@ Usage: python null_milter.py SOCKETSPEC [EOM_FILE]
 
 SOCKETSPEC is libmilter's form (inet:PORT@127.0.0.1, unix:/path). With EOM_FILE, one line
 per message reaching end-of-message is appended (the queue id and the recipient count),
-so a test can tell that the milter really saw each message.
+so a test can tell that the milter really saw each message. NULL_MILTER_EOM_DELAY (seconds,
+in the environment) holds every end-of-message answer that long: a milter that stalls.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 
 import Milter
 
 _lock = threading.Lock()
 _eom_file: str | None = None
+_eom_delay = float(os.environ.get("NULL_MILTER_EOM_DELAY", "0"))
 
 
 class NullMilter(Milter.Base):
@@ -38,6 +41,7 @@ class NullMilter(Milter.Base):
         return Milter.CONTINUE
 
     def eom(self) -> int:
+        time.sleep(_eom_delay)
         if _eom_file:
             line = f"{self.getsymval('i')} {self.recipients}\n"
             with _lock, open(_eom_file, "a") as out:

@@ -93,8 +93,10 @@ class SendResult:
 
     @property
     def queue_id(self) -> str | None:
-        """The Postfix queue id ("queued as ID"), which the milter sees as macro ``i``."""
-        match = re.search(r"queued as (\w+)", self.reply)
+        """The queue id, which the milter sees as macro ``i``: Postfix replies "2.0.0 Ok:
+        queued as ID", sendmail "2.0.0 ID Message accepted for delivery"."""
+        match = re.search(r"queued as (\w+)", self.reply) or \
+            re.match(r"\d\.\d+\.\d+ (\w+) Message accepted", self.reply)
         return match.group(1) if match else None
 
 
@@ -209,6 +211,8 @@ class PrivatePostfix:
     settings (milter_connect_macros, non_smtpd_milters...). ``relayhost`` (e.g.
     "[127.0.0.1]:2526") relays accepted mail over SMTP instead of discarding it.
     """
+
+    name = "postfix"
 
     def __init__(
         self,
@@ -419,6 +423,12 @@ class PrivatePostfix:
     def count_bounced(self) -> int:
         return self._count(BOUNCED)
 
+    def count_tempfails(self) -> int:
+        """Deferred deliveries and 4xx replies (a milter-reject with 451 when the milter
+        is down under milter_default_action = tempfail)."""
+        return sum(1 for line in self.maillog().splitlines()
+                   if DEFERRED.search(line) or TEMPFAIL_REPLY.search(line))
+
     def milter_trouble(self) -> list[str]:
         """Maillog lines where a milter failed or rejected, or mail got a 4xx reply: an
         observer milter that works leaves none (Postfix logs nothing about a good one)."""
@@ -467,15 +477,24 @@ class PrivatePostfix:
     ) -> SendResult:
         """Submit one message over SMTP. Raises SmtpRejected (with the code) when the
         server refuses the connection, the sender, every recipient or the data."""
+        return smtp_send(self.smtp_port, sender, recipients, message, timeout=timeout,
+                         helo=helo)
+
+    def submit_locally(
+        self, sender: str, recipients: str | Iterable[str], message: bytes | str,
+        timeout: float = 10.0,
+    ) -> None:
+        """A local submission: Postfix's sendmail command, then postdrop and pickup. Only
+        milters in non_smtpd_milters see it."""
         rcpts = [recipients] if isinstance(recipients, str) else list(recipients)
-        try:
-            with smtplib.SMTP("127.0.0.1", self.smtp_port, helo, timeout) as smtp:
-                smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                return _transaction(smtp, sender, rcpts, crlf(message))
-        except smtplib.SMTPResponseException as err:
-            stage = {smtplib.SMTPConnectError: "CONNECT", smtplib.SMTPDataError: "DATA"}
-            raise SmtpRejected(stage.get(type(err), "SMTP"), err.smtp_code,
-                               _text(err.smtp_error)) from err
+        tool = find_tool("sendmail")
+        if tool is None:
+            raise PostfixError("postfix's sendmail command is not installed")
+        data = message.encode() if isinstance(message, str) else message
+        done = subprocess.run([tool, "-C", str(self.conf_dir), "-f", sender, "--", *rcpts],
+                              input=data, capture_output=True, timeout=timeout, check=False)
+        if done.returncode != 0:
+            raise PostfixError(f"sendmail exited {done.returncode}: {done.stderr.decode()}")
 
     def smtp_source(
         self,
@@ -510,6 +529,29 @@ class PrivatePostfix:
         return elapsed
 
 
+def smtp_send(
+    port: int,
+    sender: str,
+    recipients: str | Iterable[str],
+    message: bytes | str,
+    *,
+    timeout: float = 10.0,
+    helo: str = "client.test",
+) -> SendResult:
+    """One SMTP transaction with the server on 127.0.0.1:port (Postfix or sendmail).
+    Raises SmtpRejected (with the code) when the server refuses the connection, the
+    sender, every recipient or the data."""
+    rcpts = [recipients] if isinstance(recipients, str) else list(recipients)
+    try:
+        with smtplib.SMTP("127.0.0.1", port, helo, timeout) as smtp:
+            smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return smtp_transaction(smtp, sender, rcpts, crlf(message))
+    except smtplib.SMTPResponseException as err:
+        stage = {smtplib.SMTPConnectError: "CONNECT", smtplib.SMTPDataError: "DATA"}
+        raise SmtpRejected(stage.get(type(err), "SMTP"), err.smtp_code,
+                           _text(err.smtp_error)) from err
+
+
 def _is_trouble(line: str) -> bool:
     return bool(MILTER.search(line) and TROUBLE.search(line)) or bool(TEMPFAIL_REPLY.search(line))
 
@@ -522,7 +564,7 @@ def _text(reply: bytes | str) -> str:
     return reply.decode(errors="replace") if isinstance(reply, bytes) else reply
 
 
-def _transaction(
+def smtp_transaction(
     smtp: smtplib.SMTP, sender: str, rcpts: list[str], data: bytes
 ) -> SendResult:
     """EHLO, MAIL, RCPT..., DATA; smtplib.sendmail() would hide the final reply."""
@@ -539,6 +581,9 @@ def _transaction(
     code, reply = smtp.data(data)
     _expect((code, reply), "DATA", 250)
     return SendResult(code, _text(reply), refused)
+
+
+_transaction = smtp_transaction  # its former name
 
 
 def _expect(response: tuple[int, bytes | str], stage: str, wanted: int) -> None:
@@ -649,6 +694,11 @@ class MilterProcess:
     def postfix_spec(self) -> str:
         """The socket as Postfix's smtpd_milters spells it."""
         return f"inet:127.0.0.1:{self.port}" if self.port else f"unix:{self.socket_path}"
+
+    @property
+    def sendmail_spec(self) -> str:
+        """The socket as sendmail's INPUT_MAIL_FILTER S= spells it."""
+        return f"inet:{self.port}@127.0.0.1" if self.port else f"local:{self.socket_path}"
 
     @property
     def pid(self) -> int | None:

@@ -17,6 +17,7 @@ import pytest
 
 from tests.disks import fill
 
+from .mta import hook_kwargs
 from .postfix import free_port
 from .test_daemon import ENCODED, Setup, eventually, lines
 
@@ -25,7 +26,12 @@ pytestmark = pytest.mark.postfix
 
 @pytest.fixture
 def setup(tmp_path, milter_factory, postfix_factory) -> Setup:
-    return Setup(tmp_path, milter_factory, postfix_factory)
+    """Behind Postfix: these are attacks on mailspy, whichever MTA is in front."""
+
+    def postfix_in_front(milter, **options):
+        return postfix_factory(**hook_kwargs("postfix", milter, options))
+
+    return Setup(tmp_path, milter_factory, postfix_in_front, "postfix")
 
 
 @pytest.mark.parametrize("how", ["emptied", "renamed", "dangling", "unreadable"])
@@ -174,7 +180,7 @@ def test_a_connection_flood_under_the_usual_descriptor_limit_stops_no_mail(
     try:
         for _ in range(1124):
             flood.append(socket.create_connection(("127.0.0.1", port)))
-        postfix = setup._postfixes(milter.postfix_spec)
+        postfix = setup._mtas(milter)
         for n in range(3):
             postfix.send(f"m{n}@example.org", ["b@example.net"], ENCODED)
         postfix.wait_for(3)

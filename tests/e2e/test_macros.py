@@ -1,0 +1,111 @@
+"""What Postfix and sendmail tell a milter, measured, and what mailspy makes of it.
+
+docs/rules.md's macro table is this module's EXPECTED: the step at which each MTA, with
+its default macro lists, first sends each macro mailspy reads (None: never), and what
+the connect and HELO steps carry. The second test trims every macro list of both MTAs to
+`j` and shows that mailspy still records the queue id, which it asks for itself.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from .mta import MTAFactory
+from .postfix import MilterFactory, free_port
+from .test_daemon import ENCODED, Setup, assert_client_and_queue_id
+
+MACRO_MILTER = Path(__file__).with_name("macro_milter.py")
+STEPS = ("connect", "helo", "envfrom", "envrcpt", "data", "eom")
+
+# The first step at which each MTA sends each macro, with its default lists.
+EXPECTED_FIRST_STEP = {
+    "postfix": {"i": "data", "{auth_authen}": None, "{client_addr}": None,
+                "{client_name}": None, "j": "connect", "{daemon_name}": "connect"},
+    "sendmail": {"i": "envfrom", "{auth_authen}": None, "{client_addr}": None,
+                 "{client_name}": None, "j": "connect", "{daemon_name}": "connect"},
+}
+# What the connect step itself carries: the client's host name and address.
+EXPECTED_CONNECT = {
+    "postfix": {"hostname": "[127.0.0.1]", "address": "127.0.0.1"},  # no reverse lookup
+    "sendmail": {"hostname": "localhost", "address": "127.0.0.1"},  # from its hosts file
+}
+
+
+def first_steps(notes: list[dict], names: list[str]) -> dict[str, str | None]:
+    found: dict[str, str | None] = dict.fromkeys(names)
+    for note in notes:
+        for name in names:
+            if found[name] is None and name in note["macros"]:
+                found[name] = note["step"]
+    return found
+
+
+def test_what_each_mta_sends_by_default(
+    mta_name: str, mta_factory: MTAFactory, milter_factory: MilterFactory, tmp_path: Path,
+) -> None:
+    out = tmp_path / "notes.jsonl"
+    port = free_port()
+    probe = milter_factory([sys.executable, str(MACRO_MILTER), f"inet:{port}@127.0.0.1",
+                            str(out)], port=port)
+    mta = mta_factory(probe)
+    sent = mta.send("ann@example.org", ["bob@example.net"], ENCODED, helo="client.test")
+    mta.wait_for(1)
+    notes = [json.loads(line) for line in out.read_text().splitlines()]
+
+    assert [n["step"] for n in notes] == list(STEPS)
+    expected = EXPECTED_FIRST_STEP[mta_name]
+    assert first_steps(notes, list(expected)) == expected
+    assert notes[-1]["macros"]["i"] == sent.queue_id
+    assert notes[0]["args"] == EXPECTED_CONNECT[mta_name]
+    assert notes[1]["args"] == {"helo": "client.test"}
+
+
+# Every macro list of the MTA trimmed to `j`, as a site may have them for another milter.
+TRIMMED = {
+    "postfix": {"main_cf": {f"milter_{step}_macros": "j" for step in (
+        "connect", "helo", "mail", "rcpt", "data", "end_of_header", "end_of_data")}},
+    "sendmail": {"mc": "".join(f"define(`confMILTER_MACROS_{step}', `j')dnl\n" for step in (
+        "CONNECT", "HELO", "ENVFROM", "ENVRCPT", "DATA", "EOH", "EOM"))},
+}
+
+
+def test_mailspy_asks_for_the_queue_id_whatever_the_mta_sends_unasked(
+    mta_name: str, mta_factory: MTAFactory, milter_factory: MilterFactory, tmp_path: Path,
+) -> None:
+    setup = Setup(tmp_path, milter_factory, mta_factory, mta_name)
+    records = tmp_path / "records.jsonl"
+    setup.rules(f'rule "all" {{ log-summary "{records}" format json }}')
+    mta = setup.start(**TRIMMED[mta_name])
+    sent = mta.send("ann@example.org", ["bob@example.net"], ENCODED)
+    mta.wait_for(1)
+    [record] = [json.loads(line) for line in records.read_text().splitlines()]
+    assert_client_and_queue_id(record, sent, mta_name)
+
+
+
+# A local submission as each MTA shows it: Postfix's sendmail command reaches the milters
+# of non_smtpd_milters as a connection from localhost, 127.0.0.1, HELO localhost;
+# `sendmail -bs` reaches sendmail's milters with no address and the HELO it was given.
+EXPECTED_LOCAL = {
+    "postfix": {"client_address": "127.0.0.1", "client_name": "localhost", "helo": "localhost"},
+    "sendmail": {"client_address": "", "client_name": "localhost", "helo": "client.test"},
+}
+
+
+def test_a_local_submission(
+    mta_name: str, mta_factory: MTAFactory, milter_factory: MilterFactory, tmp_path: Path,
+) -> None:
+    setup = Setup(tmp_path, milter_factory, mta_factory, mta_name)
+    records = tmp_path / "records.jsonl"
+    setup.rules(f'rule "all" {{ log-summary "{records}" format json }}')
+    milter = setup.start_milter()
+    options = {"main_cf": {"non_smtpd_milters": milter.postfix_spec}} \
+        if mta_name == "postfix" else {}
+    mta = mta_factory(milter, **options)
+    mta.submit_locally("ann@example.org", ["bob@example.net"], ENCODED)
+    mta.wait_for(1)
+    [record] = [json.loads(line) for line in records.read_text().splitlines()]
+    assert {key: record[key] for key in EXPECTED_LOCAL[mta_name]} == EXPECTED_LOCAL[mta_name]
+    assert record["queue_id"] and record["sender"] == "ann@example.org"
