@@ -224,12 +224,13 @@ def open_append(path: str, mode: int = 0o600) -> int:
     return fd
 
 
-def check_path(path: str) -> str | None:
+def check_path(path: str, user: User = None) -> str | None:
     """Why a target is unsafe to write through, or None; for check-rules.
 
     Only the part of the path that exists is looked at: what is missing
     will be made by the user mailspy runs as. The target itself may be a
     file (a log) or a directory (a Maildir), but never a symbolic link.
+    `user` is the user the daemon will write as, when that is not us.
     """
     with contextlib.suppress(OSError):
         if stat.S_ISLNK(os.lstat(path).st_mode):
@@ -237,7 +238,7 @@ def check_path(path: str) -> str | None:
     probe = os.path.dirname(path.rstrip("/")) or "/"
     while True:
         try:
-            os.close(open_dir(probe))
+            os.close(open_dir(probe, user=user))
             return None
         except UnsafePathError as exc:
             return exc.reason

@@ -30,6 +30,7 @@ class RulesConfig:
     header_log_given: bool = False  # -h on the command line
     pipe_command: str | None = None  # -P
     explicit: bool = False  # -d on the command line
+    user: tuple[int, int] | None = None  # the (uid, gid) of -u, which the daemon writes as
 
 
 def load_running_rules(config: RulesConfig) -> LoadResult:
@@ -41,7 +42,7 @@ def load_running_rules(config: RulesConfig) -> LoadResult:
     if not directory.is_dir() or not rules_files(directory):
         ruleset, diagnostics = compile_rules([_original_rule(config)], config.defaults)
         return LoadResult(ruleset, diagnostics, [])
-    result = load_rules(directory, defaults=config.defaults)
+    result = load_rules(directory, defaults=config.defaults, user=config.user)
     if config.pipe_command:
         pipe_rule = Rule("-P", COMMAND_LINE, None, (_pipe(config.pipe_command),))
         first, _ = compile_rules([pipe_rule], config.defaults)

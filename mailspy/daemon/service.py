@@ -23,7 +23,7 @@ import socket
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mailspy import safefs
@@ -84,12 +84,15 @@ class Daemon:
         self._stopped = threading.Event()
 
     def start(self) -> None:
-        with _collector_paused(start=True):
-            rules = self._load_rules()  # before anything else: broken rules stop us here
         try:
             account = privileges.lookup(self.options.user) if self.options.user else None
         except privileges.UnknownUserError as exc:
             raise StartError(str(exc)) from None
+        if account is not None:
+            rules_config = replace(self.options.rules, user=(account.uid, account.gid))
+            self.options = replace(self.options, rules=rules_config)
+        with _collector_paused(start=True):
+            rules = self._load_rules()  # before anything else: broken rules stop us here
         os.umask(UMASK)
         MailspyMilter.connections = Connections(self._connection_limit())
         signals.block()

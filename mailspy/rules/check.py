@@ -19,11 +19,13 @@ from mailspy.rules.ast import Rule
 from mailspy.rules.vocabulary import ACTIONS
 
 
-def check_rules(rules: Iterable[Rule], root: str = "") -> list[Diagnostic]:
-    """`root` is `mailspy run --root`'s directory, under which every path lands."""
+def check_rules(rules: Iterable[Rule], root: str = "",
+                user: tuple[int, int] | None = None) -> list[Diagnostic]:
+    """`root` is `mailspy run --root`'s directory, under which every path lands;
+    `user` the (uid, gid) the daemon writes as, when it is not the caller."""
     rules = list(rules)
     return [*_duplicates(rules), *_unreachable(rules), *_pipe_programs(rules),
-            *_unsafe_paths(rules, root)]
+            *_unsafe_paths(rules, root, user)]
 
 
 def _duplicates(rules: list[Rule]) -> list[Diagnostic]:
@@ -57,7 +59,8 @@ def _pipe_programs(rules: list[Rule]) -> list[Diagnostic]:
     return found
 
 
-def _unsafe_paths(rules: list[Rule], root: str) -> list[Diagnostic]:
+def _unsafe_paths(rules: list[Rule], root: str,
+                  user: tuple[int, int] | None) -> list[Diagnostic]:
     """Targets another user could redirect (a directory they can write, a link)."""
     found = []
     for rule in rules:
@@ -67,7 +70,7 @@ def _unsafe_paths(rules: list[Rule], root: str) -> list[Diagnostic]:
             if spec is None or spec.target != "path" or not target or not target.startswith("/"):
                 continue
             path = root.rstrip("/") + os.path.normpath(target) if root else target
-            if problem := safefs.check_path(path):
+            if problem := safefs.check_path(path, user):
                 found.append(error(action.position, problem))
     return found
 

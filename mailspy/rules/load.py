@@ -55,7 +55,9 @@ def load_rules(
     directory: str | Path | None = None,
     files: Iterable[str | Path] = (),
     defaults: Defaults = DEFAULTS,
+    user: tuple[int, int] | None = None,
 ) -> LoadResult:
+    """`user` is the (uid, gid) the daemon will write as, when that is not us."""
     paths = [Path(f) for f in files]
     if directory is not None:
         paths = rules_files(directory) + paths
@@ -65,7 +67,7 @@ def load_rules(
         file_rules, file_diagnostics = read_rules_file(path)
         rules += file_rules
         diagnostics += file_diagnostics
-    diagnostics += check_rules(rules, defaults.root)
+    diagnostics += check_rules(rules, defaults.root, user)
     ruleset, compile_diagnostics = compile_rules(rules, defaults, [str(p) for p in paths])
     diagnostics += compile_diagnostics
     return LoadResult(ruleset, sorted(diagnostics, key=_order(paths)), [str(p) for p in paths])
