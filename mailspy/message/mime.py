@@ -51,9 +51,9 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
 from mailspy.message import archive
+from mailspy.message.attachment import Attachment
 from mailspy.message.decode import Base64Decoder, mime_header, part_filename
-from mailspy.message.model import Attachment
-from mailspy.message.parse import header_fields, line_kind
+from mailspy.message.headers import header_fields, line_kind
 
 MAX_LINE = 64 * 1024  # bytes read at a time
 MAX_DEPTH = 64  # nesting levels (multiparts and messages) parsed
