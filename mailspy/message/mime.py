@@ -52,7 +52,14 @@ from typing import BinaryIO, Protocol
 
 from mailspy.message import archive
 from mailspy.message.attachment import Attachment
-from mailspy.message.decode import Base64Decoder, mime_header, part_filename
+from mailspy.message.decode import (
+    Base64Decoder,
+    from_octets,
+    mime_header,
+    part_filename,
+    raw_bytes,
+    recover_text,
+)
 from mailspy.message.headers import header_fields, line_kind
 
 MAX_LINE = 64 * 1024  # bytes read at a time
@@ -117,8 +124,8 @@ def _describe(fields: Iterable[tuple[str, str]], default_type: str = "text/plain
     except Exception:  # the stdlib on crafted headers; the part stays anonymous
         return _Info(content_type=default_type)
     return _Info(
-        content_type=content_type,
-        boundary=boundary.encode("utf-8") if boundary else None,
+        content_type=recover_text(from_octets(content_type)),
+        boundary=raw_bytes(from_octets(boundary)) if boundary else None,
         encoding=encoding,
         name=name,
     )

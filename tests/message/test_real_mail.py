@@ -1,0 +1,146 @@
+"""What real mailers send that the standards do not allow, read the way mail clients read it.
+
+Each case is a small message of its own, shaped like what a known mailer
+writes; it goes through the same reading as a milter's message (header
+values surrogate-escaped where the bytes are not UTF-8).
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+
+from mailspy.evaluate import evaluate
+from mailspy.message.decode import decode_charset, decode_header_value
+from mailspy.message.model import Message
+from mailspy.message.parse import message_from_bytes
+from mailspy.rules.load import load_rules
+from tests.message.corpus import as_message, attachment, attachments, multipart
+
+
+def fires(tmp_path: Path, condition: str, message: Message) -> bool:
+    (tmp_path / "00-test.rules").write_text(f'rule "r" {{ when {condition} log-summary }}\n')
+    result = load_rules(tmp_path)
+    assert result.ok, [str(d) for d in result.diagnostics]
+    return bool(evaluate(result.rules, message).rules)
+
+
+def with_header(name: bytes, value: bytes) -> Message:
+    return message_from_bytes(b"From: a@example.org\r\n" + name + b": " + value + b"\r\n\r\nhi\r\n")
+
+
+def named_part(disposition: bytes, content_type: bytes = b"application/octet-stream") -> bytes:
+    return attachment(disposition, b"data", content_type=content_type)
+
+
+def single_name(disposition: bytes, content_type: bytes = b"application/octet-stream") -> str:
+    (found,) = attachments(as_message(multipart("B", [named_part(disposition, content_type)])))
+    return found.name
+
+
+class TestRawBytesInEncodedWords:
+    """Eudora and others put 8-bit bytes inside `=?charset?Q?...?=` unencoded."""
+
+    def test_subject_with_a_raw_latin1_byte(self) -> None:
+        message = with_header(b"Subject", b"=?iso-8859-1?Q?Die_Hasen_und_die_Fr\xf6sche?=")
+        assert message.subject == "Die Hasen und die Frösche"
+
+    def test_raw_bytes_are_decoded_by_the_declared_charset(self) -> None:
+        # Windows-1251 "Љубав": Љ is 0x8A, a C1 position no Latin reading gets right.
+        raw = "Љубав".encode("cp1251")
+        message = with_header(b"Subject", b"=?windows-1251?Q?" + raw + b"?=")
+        assert message.subject == "Љубав"
+
+    def test_raw_koi8_bytes_beside_escapes(self) -> None:
+        raw = "Привет".encode("koi8-r")
+        value = b"=?koi8-r?Q?" + raw[:3] + b"=" + raw[3:4].hex().upper().encode() + raw[4:] + b"?="
+        assert with_header(b"Subject", value).subject == "Привет"
+
+    def test_raw_utf8_in_a_utf8_word(self) -> None:
+        value = b"=?utf-8?Q?M" + "ü".encode() + b"ller?="
+        assert with_header(b"Subject", value).subject == "Müller"
+
+    def test_text_outside_the_word_keeps_its_own_reading(self) -> None:
+        value = "Grüße ".encode() + b"=?iso-8859-1?Q?Fr\xf6sche?= \xe9t\xe9"
+        assert with_header(b"Subject", value).subject == "Grüße Frösche été"
+
+    def test_subject_rule_matches(self, tmp_path: Path) -> None:
+        message = with_header(b"Subject", b"=?iso-8859-1?Q?Die_Hasen_und_die_Fr\xf6sche?=")
+        assert fires(tmp_path, 'subject contains "Frösche"', message)
+
+    def test_header_rule_matches(self, tmp_path: Path) -> None:
+        message = with_header(b"To", b"=?iso-8859-1?Q?Hans_M\xfcller?= <hm@example.org>")
+        assert fires(tmp_path, 'header "To" contains "Müller"', message)
+
+    def test_filename_parameter(self) -> None:
+        assert single_name(b'attachment; filename="=?iso-8859-1?Q?Fr\xf6sche.pdf?="') == (
+            "Frösche.pdf"
+        )
+
+    def test_name_parameter_in_cp1251(self) -> None:
+        raw = "Счёт №7.xls".encode("cp1251")
+        content_type = b'application/vnd.ms-excel; name="=?windows-1251?Q?' + raw + b'?="'
+        assert single_name(b"attachment", content_type) == "Счёт №7.xls"
+
+    def test_rfc2231_value_with_raw_bytes(self) -> None:
+        raw = "Љубав.txt".encode("cp1251")
+        assert single_name(b"attachment; filename*=windows-1251''" + raw) == "Љубав.txt"
+
+    def test_rfc2231_value_with_raw_bytes_and_escapes(self) -> None:
+        value = b"attachment; filename*=utf-8''%E2%82%AC " + "€.txt".encode()
+        assert single_name(value) == "€ €.txt"
+
+    def test_raw_name_without_encoded_word_is_still_utf8_or_windows_1252(self) -> None:
+        assert single_name('attachment; filename="Übersicht.pdf"'.encode()) == "Übersicht.pdf"
+        assert single_name(b'attachment; filename="R\xe9sum\xe9.pdf"') == "Résumé.pdf"
+
+    def test_raw_bytes_in_a_boundary_still_split_the_parts(self) -> None:
+        body = (
+            b"--b\xe9\r\nContent-Disposition: attachment; filename=a.exe\r\n\r\nMZ\r\n"
+            b"--b\xe9\r\nContent-Disposition: attachment; filename=b.exe\r\n\r\nMZ\r\n"
+            b"--b\xe9--\r\n"
+        )
+        raw = b'Content-Type: multipart/mixed; boundary="b\xe9"\r\n\r\n' + body
+        assert [a.name for a in attachments(as_message(raw))] == ["a.exe", "b.exe"]
+
+
+# JIS X 0208 row 13 as NEC filled it (and Microsoft's CP50221 after it):
+# "№" 0x2D62, "①" 0x2D21, "Ⅰ" 0x2D35, "㈱" 0x2D6A; "日本" is 0x467C 0x4B5C.
+NEC_ROW_13 = b"\x1b$B\x2d\x62\x2d\x21\x2d\x35\x2d\x6a\x46\x7c\x4b\x5c\x1b(B"
+
+
+class TestJapanese:
+    def test_iso_2022_jp_with_nec_row_13(self) -> None:
+        assert decode_charset(NEC_ROW_13, "iso-2022-jp") == "№①Ⅰ㈱日本"
+
+    def test_encoded_word_with_nec_row_13(self) -> None:
+        word = b"=?ISO-2022-JP?B?" + base64.b64encode(NEC_ROW_13) + b"?="
+        assert with_header(b"Subject", word).subject == "№①Ⅰ㈱日本"
+
+    def test_nec_selected_ibm_extensions(self) -> None:
+        # "髙" (the ladder-form taka) at 0x7C62 in CP50221's rows 89-92.
+        assert decode_charset(b"\x1b$B\x7c\x62\x1b(B", "iso-2022-jp") == "髙"
+
+    def test_plain_iso_2022_jp_and_half_width_katakana(self) -> None:
+        assert decode_charset("日本語テスト".encode("iso-2022-jp"), "ISO-2022-JP") == "日本語テスト"
+        assert decode_charset(b"\x1b(I\x31\x32\x1b(B", "iso-2022-jp") == "ｱｲ"
+
+    def test_jis_x_0212_still_decodes(self) -> None:
+        data = "丂".encode("iso2022_jp_2")
+        assert decode_charset(data, "iso-2022-jp") == "丂"
+
+    def test_broken_sequences_become_replacement_characters(self) -> None:
+        assert decode_charset(b"a\x1b$B\x2d\x1b(Bb\xff", "iso-2022-jp") == "a\ufffdb\ufffd"
+
+    @pytest.mark.parametrize("label", ["shift_jis", "Shift-JIS", "x-sjis", "cp50221"])
+    def test_other_japanese_labels_read_the_microsoft_superset(self, label: str) -> None:
+        data = "№①".encode("cp932") if "5022" not in label else NEC_ROW_13[:7] + b"\x1b(B"
+        assert decode_charset(data, label) == "№①"
+
+
+def test_decoded_header_value_of_nec_word_in_a_rule(tmp_path: Path) -> None:
+    word = b"=?iso-2022-jp?B?" + base64.b64encode(NEC_ROW_13) + b"?="
+    assert decode_header_value(word.decode()) == "№①Ⅰ㈱日本"
+    assert fires(tmp_path, 'subject contains "№①"', with_header(b"Subject", word))
