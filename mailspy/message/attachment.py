@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Attachment:
-    """One MIME part that carries a file name."""
+    """One MIME part that carries a file name or is declared an attachment."""
 
-    name: str  # decoded file name
+    name: str  # decoded file name; "" for `Content-Disposition: attachment` without one
     content_type: str = "application/octet-stream"  # declared, lower case
     path: str = ""  # MIME path, "1", "2.1", ...
     size: int = 0  # decoded bytes

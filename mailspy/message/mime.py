@@ -7,7 +7,7 @@ delimiter; header blocks and delimiter lines go line by line. No line is
 held longer than MAX_LINE bytes (a longer one comes in pieces), so a body
 without newlines stays bounded too. Only each part's header block is kept,
 and handed to the stdlib (`decode.mime_header`) for type, boundary,
-encoding and file name. The content of a named part is decoded (base64,
+encoding and file name. The content of an attachment is decoded (base64,
 quoted-printable) and hashed as it streams past.
 
 Part numbers follow IMAP section numbers (RFC 3501, FETCH BODY[section]):
@@ -21,12 +21,14 @@ Part numbers follow IMAP section numbers (RFC 3501, FETCH BODY[section]):
 - a file name on a message's own multipart header (rare) is reported as that
   message's "TEXT" ("TEXT", "N.TEXT").
 
-An attachment is every part with a file name at any depth, containers too: a
-forwarded message/rfc822 part named `fwd.eml` is reported (its content is
-the raw message) and also descended into. The line break before a boundary
-belongs to the boundary (RFC 2046), so it is not content.
+An attachment is every part with a file name at any depth, and every part
+declared `Content-Disposition: attachment` without one (reported with the
+name ""), containers too: a forwarded message/rfc822 part named `fwd.eml`
+is reported (its content is the raw message) and also descended into. A
+blank name (`filename=""`, `filename="  "`) is no name. The line break
+before a boundary belongs to the boundary (RFC 2046), so it is not content.
 
-A named leaf that is a zip (by type, name or first bytes) also goes, as it
+A leaf attachment that is a zip (by type, name or first bytes) also goes, as it
 is decoded, to an `archive.ZipSpool`, a temporary file listed when the part
 ends: its member names fill `Attachment.members` (limits in archive.py; one
 `archive.Budget` per message).
@@ -111,6 +113,7 @@ class _Info:
     boundary: bytes | None = None
     encoding: str = ""
     name: str = ""
+    attached: bool = False  # named, or declared `Content-Disposition: attachment`
 
 
 def _describe(fields: Iterable[tuple[str, str]], default_type: str = "text/plain") -> _Info:
@@ -121,6 +124,7 @@ def _describe(fields: Iterable[tuple[str, str]], default_type: str = "text/plain
         boundary = part.get_boundary() if content_type.startswith("multipart/") else None
         encoding = str(part.get("content-transfer-encoding", "")).strip().lower()
         name = part_filename(part)
+        declared = part.get_content_disposition() == "attachment"
     except Exception:  # the stdlib on crafted headers; the part stays anonymous
         return _Info(content_type=default_type)
     return _Info(
@@ -128,6 +132,7 @@ def _describe(fields: Iterable[tuple[str, str]], default_type: str = "text/plain
         boundary=raw_bytes(from_octets(boundary)) if boundary else None,
         encoding=encoding,
         name=name,
+        attached=bool(name) or declared,
     )
 
 
@@ -217,7 +222,7 @@ def _decoder_for(encoding: str) -> _Decoder:
 
 @dataclass
 class _Sink:
-    """Size and hash of one named part's decoded content, as it streams past."""
+    """Size and hash of one attachment's decoded content, as it streams past."""
 
     info: _Info
     path: str
@@ -375,7 +380,7 @@ class _Walker:
     def __init__(self) -> None:
         self.stack: list[_Entity] = []
         self.found: list[Attachment | None] = []
-        self.raw_sinks: list[_Sink] = []  # named containers, in stack order
+        self.raw_sinks: list[_Sink] = []  # containers that are attachments, in stack order
         self.parts = 0
         self.stopped = False
         self.stop: re.Pattern[bytes] | None = None  # the open delimiters
@@ -390,7 +395,7 @@ class _Walker:
         self._open_body(top, _describe(headers))
 
     def idle(self) -> bool:
-        """True when the body cannot hold an attachment: one unnamed leaf, open
+        """True when the body cannot hold an attachment: one leaf that is no attachment, open
         before a byte is read (most mail), so the body is not read at all."""
         top = self.stack[-1]
         return len(self.stack) == 1 and top.state == _BODY and top.sink is None \
@@ -530,14 +535,14 @@ class _Walker:
 
     def _open_leaf(self, entity: _Entity, info: _Info) -> None:
         entity.state = _BODY
-        if info.name:
+        if info.attached:
             path = _join(entity.path, "1") if entity.is_message else entity.path
             spool = archive.ZipSpool.for_part(info.content_type, info.name, self.budget)
             entity.sink = _Sink(info, path, _decoder_for(info.encoding), spool)
             entity.slot = self._reserve()
 
     def _name_container(self, entity: _Entity, info: _Info, message_suffix: str) -> None:
-        if not info.name:
+        if not info.attached:
             return
         path = _join(entity.path, message_suffix) if entity.is_message else entity.path
         entity.sink = _Sink(info, path, _Identity())
@@ -565,9 +570,9 @@ class _Walker:
             self.found[entity.slot] = entity.sink.close(keep_eol)
 
     def _close_unopened(self, entity: _Entity) -> None:
-        """A part cut off inside its header block: named, but empty."""
+        """A part cut off inside its header block: an attachment, but empty."""
         info = self._header_info(entity)
-        if not info.name:
+        if not info.attached:
             return
         multipart = info.content_type.startswith("multipart/") and info.boundary
         suffix = "TEXT" if multipart else "1"

@@ -233,9 +233,11 @@ class TestNamesAndTypes:
         part = entity([("Content-Type", "garbage; name=a.txt")], b"x")
         assert only(as_message(multipart("B", [part]))).content_type == "text/plain"
 
-    def test_empty_name_is_no_attachment(self) -> None:
-        part = entity([("Content-Disposition", 'attachment; filename="  "')], b"x")
-        assert attachments(as_message(multipart("B", [part]))) == []
+    def test_blank_name_is_no_name(self) -> None:
+        inline = entity([("Content-Disposition", 'inline; filename="  "')], b"x")
+        assert attachments(as_message(multipart("B", [inline]))) == []
+        attached = entity([("Content-Disposition", 'attachment; filename="  "')], b"x")
+        assert names(as_message(multipart("B", [attached]))) == [""]
 
 
 class TestContent:

@@ -8,16 +8,29 @@ values surrogate-escaped where the bytes are not UTF-8).
 from __future__ import annotations
 
 import base64
+import hashlib
+import io
+import json
+import zipfile
 from pathlib import Path
 
 import pytest
 
+from mailspy.actions.summary_json import format_json_summary
 from mailspy.evaluate import evaluate
 from mailspy.message.decode import decode_charset, decode_header_value
 from mailspy.message.model import Message
 from mailspy.message.parse import message_from_bytes
 from mailspy.rules.load import load_rules
-from tests.message.corpus import as_message, attachment, attachments, multipart
+from tests.message.corpus import (
+    as_message,
+    attachment,
+    attachments,
+    entity,
+    multipart,
+    named,
+    text_part,
+)
 
 
 def fires(tmp_path: Path, condition: str, message: Message) -> bool:
@@ -144,3 +157,66 @@ def test_decoded_header_value_of_nec_word_in_a_rule(tmp_path: Path) -> None:
     word = b"=?iso-2022-jp?B?" + base64.b64encode(NEC_ROW_13) + b"?="
     assert decode_header_value(word.decode()) == "№①Ⅰ㈱日本"
     assert fires(tmp_path, 'subject contains "№①"', with_header(b"Subject", word))
+
+
+PDF = b"%PDF-1.4\n" + bytes(range(256)) * 8
+
+
+def unnamed_pdf(disposition: bytes = b"attachment") -> bytes:
+    return attachment(disposition, PDF, content_type=b"application/pdf")
+
+
+class TestUnnamedAttachments:
+    """`Content-Disposition: attachment` without a file name is still an attachment."""
+
+    def test_listed_with_an_empty_name_type_size_and_hash(self) -> None:
+        raw = as_message(multipart("B", [text_part("see attached"), unnamed_pdf()]))
+        (found,) = attachments(raw)
+        assert (found.name, found.content_type, found.path) == ("", "application/pdf", "2")
+        assert found.size == len(PDF)
+        assert found.sha256 == hashlib.sha256(PDF).hexdigest()
+
+    @pytest.mark.parametrize("disposition", [b"ATTACHMENT", b'attachment; filename=""',
+                                             b"attachment; size=4096", b'attachment; name=""'])
+    def test_any_spelling_of_an_unnamed_attachment(self, disposition: bytes) -> None:
+        raw = as_message(multipart("B", [text_part("x"), unnamed_pdf(disposition)]))
+        assert [(a.name, a.content_type) for a in attachments(raw)] == [("", "application/pdf")]
+
+    @pytest.mark.parametrize("disposition", [None, b"inline", b'inline; filename=""'])
+    def test_unnamed_parts_not_declared_attachments_are_not_listed(
+        self, disposition: bytes | None
+    ) -> None:
+        raw = as_message(multipart("B", [text_part("x"), unnamed_pdf(disposition)]))
+        assert attachments(raw) == []
+
+    def test_a_single_part_message_that_is_an_unnamed_attachment(self) -> None:
+        raw = as_message(unnamed_pdf())
+        assert [(a.name, a.path, a.size) for a in attachments(raw)] == [("", "1", len(PDF))]
+
+    def test_an_unnamed_forwarded_message_is_listed_and_descended(self) -> None:
+        inner = as_message(multipart("I", [text_part("x"), named("inner.exe", b"MZ")]))
+        forwarded = entity(
+            [("Content-Type", "message/rfc822"), ("Content-Disposition", "attachment")], inner
+        )
+        raw = as_message(multipart("B", [text_part("fwd"), forwarded]))
+        assert [(a.path, a.name) for a in attachments(raw)] == [("2", ""), ("2.2", "inner.exe")]
+
+    def test_in_the_fields_and_the_json_record(self, tmp_path: Path) -> None:
+        message = message_from_bytes(as_message(multipart("B", [text_part("x"), unnamed_pdf()])))
+        assert fires(tmp_path, 'attachment-type is "application/pdf"', message)
+        assert fires(tmp_path, 'attachment matches "*"', message)
+        assert fires(tmp_path, 'attachment is ""', message)
+        assert not fires(tmp_path, 'attachment matches "*.pdf"', message)
+        record = json.loads(format_json_summary(message, ["r"]))
+        assert record["attachments"] == [
+            {"path": "2", "name": "", "type": "application/pdf", "size": len(PDF),
+             "sha256": hashlib.sha256(PDF).hexdigest(), "members": []}
+        ]
+
+    def test_an_unnamed_zip_lists_its_members(self) -> None:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("payload.exe", b"MZ")
+        part = attachment(b"attachment", buffer.getvalue(), content_type=b"application/zip")
+        (found,) = attachments(as_message(multipart("B", [text_part("x"), part])))
+        assert (found.name, found.members) == ("", ("payload.exe",))
