@@ -48,6 +48,7 @@ import contextlib
 import functools
 import hashlib
 import re
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
@@ -68,10 +69,13 @@ MAX_LINE = 64 * 1024  # bytes read at a time
 MAX_DEPTH = 64  # nesting levels (multiparts and messages) parsed
 MAX_PARTS = 10_000  # parts (and enclosed messages) parsed per message
 MAX_HEADER_BYTES = 256 * 1024  # kept of one part's header block
+MAX_ENCODED_MESSAGE_BYTES = 64 * 1024 * 1024  # decoded of encoded messages, per message
+SPOOL_IN_MEMORY = 1024 * 1024  # an encoded message's decoded bytes kept in memory
 _BLOCK = 64 * 1024  # bytes read from the body at a time
 
 _MESSAGE_TYPES = frozenset({"message/rfc822", "message/global"})
 _IDENTITY_ENCODINGS = frozenset({"", "7bit", "8bit", "binary"})
+_ENCODINGS = frozenset({"base64", "quoted-printable"})
 
 # Entity states: collecting its header block, inside a leaf's content, or
 # between the parts of a multipart (preamble, epilogue) / under a message.
@@ -280,6 +284,63 @@ class _Entity:
     child_type: str = "text/plain"
     sink: _Sink | None = None
     slot: int = -1  # index of its attachment in the result, reserved in document order
+    inner: _EncodedMessage | None = None  # a message/rfc822 leaf sent encoded
+
+
+@dataclass
+class _Limits:
+    """What the walk of one message may still spend, enclosed messages included."""
+
+    parts: int = 0  # parts (and messages) opened so far
+    encoded_bytes: int = field(default_factory=lambda: MAX_ENCODED_MESSAGE_BYTES)
+    budget: archive.Budget = field(default_factory=archive.Budget)  # archive listing
+
+
+class _EncodedMessage:
+    """The decoded bytes of a message/rfc822 part sent in base64 or quoted-printable.
+
+    Kept (in memory, then in an anonymous temporary file) until the part
+    ends, then walked like any forwarded message. What goes past the
+    message's share of MAX_ENCODED_MESSAGE_BYTES is not kept: the inner
+    message is walked as far as it was kept.
+    """
+
+    def __init__(self, encoding: str, limits: _Limits) -> None:
+        self._decoder = _decoder_for(encoding)
+        self._limits = limits
+        self._file: tempfile.SpooledTemporaryFile[bytes] | None = None
+
+    def feed(self, data: bytes) -> None:
+        self._keep(self._decoder.feed(data))
+
+    def finish(self) -> BinaryIO | None:
+        """The decoded message, from its start; the caller closes it. None if nothing was kept."""
+        self._keep(self._decoder.finish(keep_eol=True))
+        fp, self._file = self._file, None
+        if fp is not None:
+            fp.seek(0)
+        return fp  # type: ignore[return-value]
+
+    def discard(self) -> None:
+        fp, self._file = self._file, None
+        if fp is not None:
+            fp.close()
+
+    def _keep(self, data: bytes) -> None:
+        room = self._limits.encoded_bytes
+        if not data or room <= 0:
+            return
+        data = data[:room]
+        self._limits.encoded_bytes -= len(data)
+        try:
+            if self._file is None:
+                self._file = tempfile.SpooledTemporaryFile(  # noqa: SIM115
+                    max_size=SPOOL_IN_MEMORY, prefix="mailspy-msg-"
+                )
+            self._file.write(data)
+        except OSError:  # no room on disk: this message is not walked, mail flows
+            self._limits.encoded_bytes = 0
+            self.discard()
 
 
 def _join(path: str, number: str) -> str:
@@ -377,14 +438,13 @@ def _stop_pattern(delimiters: tuple[bytes, ...]) -> re.Pattern[bytes] | None:
 class _Walker:
     """The boundary scanner: a stack of open entities, the innermost last."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: _Limits | None = None) -> None:
         self.stack: list[_Entity] = []
         self.found: list[Attachment | None] = []
         self.raw_sinks: list[_Sink] = []  # containers that are attachments, in stack order
-        self.parts = 0
+        self.limits = limits if limits is not None else _Limits()
         self.stopped = False
         self.stop: re.Pattern[bytes] | None = None  # the open delimiters
-        self.budget = archive.Budget()  # archive listing, shared by the message's parts
 
     def _delimiters_changed(self) -> None:
         self.stop = _stop_pattern(tuple(e.delimiter for e in self.stack if e.delimiter))
@@ -399,7 +459,7 @@ class _Walker:
         before a byte is read (most mail), so the body is not read at all."""
         top = self.stack[-1]
         return len(self.stack) == 1 and top.state == _BODY and top.sink is None \
-            and not self.raw_sinks
+            and top.inner is None and not self.raw_sinks
 
     def read(self, body: BinaryIO) -> None:
         reader = _Reader(body)
@@ -457,8 +517,8 @@ class _Walker:
         self._delimiters_changed()
 
     def _push(self, entity: _Entity) -> None:
-        self.parts += 1
-        if self.parts > MAX_PARTS:
+        self.limits.parts += 1
+        if self.limits.parts > MAX_PARTS:
             self.stopped = True
             return
         self.stack.append(entity)
@@ -474,8 +534,11 @@ class _Walker:
 
     def _content(self, top: _Entity, data: bytes) -> None:
         self._feed_raw(data)
-        if top.state == _BODY and top.sink is not None:
-            top.sink.feed(data)
+        if top.state == _BODY:
+            if top.sink is not None:
+                top.sink.feed(data)
+            if top.inner is not None:
+                top.inner.feed(data)
 
     def _feed_raw(self, data: bytes) -> None:
         for sink in self.raw_sinks:
@@ -532,12 +595,14 @@ class _Walker:
             self._push(_Entity(path=inner, depth=entity.depth + 1, is_message=True))
         else:
             self._open_leaf(entity, info)
+            if info.content_type in _MESSAGE_TYPES and info.encoding in _ENCODINGS and shallow:
+                entity.inner = _EncodedMessage(info.encoding, self.limits)
 
     def _open_leaf(self, entity: _Entity, info: _Info) -> None:
         entity.state = _BODY
         if info.attached:
             path = _join(entity.path, "1") if entity.is_message else entity.path
-            spool = archive.ZipSpool.for_part(info.content_type, info.name, self.budget)
+            spool = archive.ZipSpool.for_part(info.content_type, info.name, self.limits.budget)
             entity.sink = _Sink(info, path, _decoder_for(info.encoding), spool)
             entity.slot = self._reserve()
 
@@ -560,14 +625,31 @@ class _Walker:
             if entity.state == _HEADERS:
                 self._close_unopened(entity)
                 continue
-            if entity.sink is None:
-                continue
-            if self.raw_sinks and self.raw_sinks[-1] is entity.sink:
-                self.raw_sinks.pop()
-            # At the very end, a final line break is content unless a
-            # boundary was still owed (the break would have belonged to it).
-            keep_eol = not at_boundary and not any(e.delimiter for e in self.stack)
-            self.found[entity.slot] = entity.sink.close(keep_eol)
+            if entity.sink is not None:
+                if self.raw_sinks and self.raw_sinks[-1] is entity.sink:
+                    self.raw_sinks.pop()
+                # At the very end, a final line break is content unless a
+                # boundary was still owed (the break would have belonged to it).
+                keep_eol = not at_boundary and not any(e.delimiter for e in self.stack)
+                self.found[entity.slot] = entity.sink.close(keep_eol)
+            if entity.inner is not None:
+                self._walk_encoded(entity, entity.inner)
+
+    def _walk_encoded(self, entity: _Entity, encoded: _EncodedMessage) -> None:
+        """Walk a decoded message/rfc822 part as the message it holds, under its path."""
+        if self.stopped:
+            encoded.discard()
+            return
+        fp = encoded.finish()
+        if fp is None:
+            return
+        inner = _Walker(self.limits)
+        path = _join(entity.path, "1") if entity.is_message else entity.path
+        inner.stack.append(_Entity(path=path, depth=entity.depth + 1, is_message=True))
+        with fp:
+            inner.read(fp)
+        self.found.extend(inner.finish())
+        self.stopped = self.stopped or inner.stopped
 
     def _close_unopened(self, entity: _Entity) -> None:
         """A part cut off inside its header block: an attachment, but empty."""

@@ -18,6 +18,7 @@ import pytest
 
 from mailspy.actions.summary_json import format_json_summary
 from mailspy.evaluate import evaluate
+from mailspy.message import mime
 from mailspy.message.decode import decode_charset, decode_header_value
 from mailspy.message.model import Message
 from mailspy.message.parse import message_from_bytes
@@ -220,3 +221,101 @@ class TestUnnamedAttachments:
         part = attachment(b"attachment", buffer.getvalue(), content_type=b"application/zip")
         (found,) = attachments(as_message(multipart("B", [text_part("x"), part])))
         assert (found.name, found.members) == ("", ("payload.exe",))
+
+
+def encoded_message(inner: bytes, encoding: str, disposition: bytes | None = None) -> bytes:
+    return attachment(disposition, inner, content_type=b"message/rfc822", encoding=encoding)
+
+
+def zip_of(*names: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name in names:
+            archive.writestr(name, b"MZ")
+    return buffer.getvalue()
+
+
+class TestEncodedForwardedMessages:
+    """message/rfc822 sent in base64 or quoted-printable: decoded, then walked."""
+
+    INNER = as_message(
+        multipart(
+            "I",
+            [
+                text_part("inner"),
+                named("hidden.exe", b"MZ"),
+                named("inner.zip", zip_of("payload.scr"), content_type="application/zip"),
+            ],
+        )
+    )
+
+    @pytest.mark.parametrize("encoding", ["base64", "quoted-printable"])
+    def test_its_attachments_and_members_are_seen(self, encoding: str) -> None:
+        part = encoded_message(self.INNER, encoding, b'attachment; filename="fwd.eml"')
+        found = attachments(as_message(multipart("B", [text_part("fwd"), part])))
+        assert [(a.path, a.name, a.members) for a in found] == [
+            ("2", "fwd.eml", ()),
+            ("2.2", "hidden.exe", ()),
+            ("2.3", "inner.zip", ("payload.scr",)),
+        ]
+        assert (found[0].size, found[0].sha256) == (
+            len(self.INNER),
+            hashlib.sha256(self.INNER).hexdigest(),
+        )
+
+    def test_an_inline_one_without_a_name(self, tmp_path: Path) -> None:
+        part = encoded_message(self.INNER, "base64")
+        message = message_from_bytes(as_message(multipart("B", [text_part("fwd"), part])))
+        assert [(a.path, a.name) for a in message.attachments] == [
+            ("2.2", "hidden.exe"),
+            ("2.3", "inner.zip"),
+        ]
+        assert fires(tmp_path, 'archive-member matches "*.scr"', message)
+
+    def test_a_message_that_is_an_encoded_message(self) -> None:
+        raw = as_message(encoded_message(self.INNER, "base64"))
+        assert [a.path for a in attachments(raw)] == ["1.2", "1.3"]
+
+    def test_encoded_inside_encoded(self) -> None:
+        middle = as_message(multipart("M", [text_part("m"), encoded_message(self.INNER, "base64")]))
+        raw = as_message(multipart("B", [encoded_message(middle, "quoted-printable")]))
+        assert [(a.path, a.name) for a in attachments(raw)] == [
+            ("1.2.2", "hidden.exe"),
+            ("1.2.3", "inner.zip"),
+        ]
+
+    def test_parts_after_it_keep_their_order(self) -> None:
+        parts = [named("before.txt", b"b"), encoded_message(self.INNER, "base64"),
+                 named("after.txt", b"a")]
+        assert [a.name for a in attachments(as_message(multipart("B", parts)))] == [
+            "before.txt", "hidden.exe", "inner.zip", "after.txt"
+        ]
+
+    def test_nesting_depth_counts_encoded_levels(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(mime, "MAX_DEPTH", 6)
+        raw = as_message(named("deep.exe", b"MZ"))
+        for _ in range(10):
+            raw = as_message(encoded_message(raw, "base64"))
+        assert attachments(raw) == []
+        shallow = as_message(named("deep.exe", b"MZ"))
+        for _ in range(2):
+            shallow = as_message(encoded_message(shallow, "base64"))
+        assert [a.path for a in attachments(shallow)] == ["1.1.1"]
+
+    def test_parts_inside_count_towards_the_cap(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(mime, "MAX_PARTS", 30)
+        inner = as_message(multipart("I", [named(f"in{i}.bin", b"x") for i in range(40)]))
+        parts = [encoded_message(inner, "base64"), named("after.bin", b"x")]
+        found = [a.name for a in attachments(as_message(multipart("B", parts)))]
+        assert found == [f"in{i}.bin" for i in range(len(found))]
+        assert 25 <= len(found) <= 30
+
+    def test_decoded_bytes_are_capped_per_message(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(mime, "MAX_ENCODED_MESSAGE_BYTES", 4096)
+        first = as_message(multipart("I", [named("early.exe", b"MZ"), named("pad.bin", bytes(8000)),
+                                           named("late.exe", b"MZ")]))
+        second = as_message(named("second.exe", b"MZ"))
+        parts = [encoded_message(first, "base64"), encoded_message(second, "base64")]
+        found = [a.name for a in attachments(as_message(multipart("B", parts)))]
+        assert "early.exe" in found
+        assert "late.exe" not in found and "second.exe" not in found
