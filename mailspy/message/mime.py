@@ -57,6 +57,7 @@ from mailspy.message import archive
 from mailspy.message.attachment import Attachment
 from mailspy.message.decode import (
     Base64Decoder,
+    bytes_to_text,
     from_octets,
     mime_header,
     part_filename,
@@ -84,7 +85,7 @@ _HEADERS, _BODY, _CONTAINER = "headers", "body", "container"
 
 def walk(headers: list[tuple[str, str]], body: BinaryIO | None) -> list[Attachment]:
     """Every attachment of the message, in the order they appear."""
-    if _cannot_name_a_file(headers):
+    if _cannot_name_a_file(headers) and not (_plain_text(headers) and _has_uu_begin(body)):
         return []
     walker = _Walker()
     walker.start(headers)
@@ -107,6 +108,32 @@ def _cannot_name_a_file(headers: list[tuple[str, str]]) -> bool:
             if "multipart" in kind or "message" in kind or "name" in kind:
                 return False
     return True
+
+
+def _plain_text(headers: list[tuple[str, str]]) -> bool:
+    """A body that may hold uuencoded files: plain text, not transfer-encoded."""
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == "content-type" and "text/plain" not in value.lower():
+            return False
+        if lowered == "content-transfer-encoding" and value.strip().lower() in _ENCODINGS:
+            return False
+    return True
+
+
+def _has_uu_begin(body: BinaryIO | None) -> bool:
+    """Whether a line starts with `begin `: a cheap look before a walk of plain text."""
+    if body is None:
+        return False
+    if not body.seekable():
+        return True  # a pipe cannot be read twice: let the walk read it
+    body.seek(0)
+    before = b"\n"  # the body starts at a line start
+    while block := body.read(_BLOCK):
+        if (before + block).find(b"\nbegin ") != -1:
+            return True
+        before = block[-6:]
+    return False
 
 
 @dataclass(frozen=True)
@@ -236,14 +263,15 @@ class _Sink:
     digest: hashlib._Hash = field(default_factory=hashlib.sha256)
 
     def feed(self, data: bytes) -> None:
-        self._take(self.decoder.feed(data))
+        self.take(self.decoder.feed(data))
 
     def close(self, keep_eol: bool) -> Attachment:
-        self._take(self.decoder.finish(keep_eol))
+        self.take(self.decoder.finish(keep_eol))
         members = self.spool.members() if self.spool is not None else ()
         return _attachment(self.info, self.path, self.size, self.digest.hexdigest(), members)
 
-    def _take(self, data: bytes) -> None:
+    def take(self, data: bytes) -> None:
+        """Decoded content."""
         if data:
             self.size += len(data)
             self.digest.update(data)
@@ -285,6 +313,88 @@ class _Entity:
     sink: _Sink | None = None
     slot: int = -1  # index of its attachment in the result, reserved in document order
     inner: _EncodedMessage | None = None  # a message/rfc822 leaf sent encoded
+    uu: _Uudecoder | None = None  # a plain text leaf: uuencoded files in it
+
+
+_UU_BEGIN = re.compile(rb"begin +[0-7]{3,4} +(\S[^\r\n]*?)[ \t]*\r?\n?\Z")
+_UU_END = re.compile(rb"end[ \t]*\r?\n?\Z")
+
+
+class _Uudecoder:
+    """uuencoded files (`begin 644 name` ... `end`) in a plain text body.
+
+    Each block becomes an attachment of the text part, named by its begin
+    line; lines that are not uuencoding are skipped, a block without its
+    `end` ends with the part. Most text holds no block: a chunk without
+    `begin ` at a line start costs one search.
+    """
+
+    def __init__(self, walker: _Walker, path: str) -> None:
+        self._walker = walker
+        self._path = path
+        self._sink: _Sink | None = None
+        self._slot = -1
+        self._line_start = True
+        self._partial = b""  # a line cut by MAX_LINE, while in a block
+
+    def feed(self, data: bytes) -> None:
+        if self._sink is None:
+            if not self._line_start:
+                cut = data.find(b"\n") + 1
+                if cut == 0:
+                    return
+                data = data[cut:]
+                self._line_start = True
+            if not data.startswith(b"begin ") and data.find(b"\nbegin ") == -1:
+                self._line_start = data.endswith(b"\n") or not data
+                return
+        for line in data.splitlines(keepends=True):
+            self._line(line)
+
+    def close(self) -> None:
+        if self._sink is not None:
+            self._end_block()
+
+    def _line(self, line: bytes) -> None:
+        whole = self._line_start
+        self._line_start = line.endswith(b"\n")
+        if self._sink is None:
+            if whole and (begin := _UU_BEGIN.match(line)):
+                self._begin(bytes_to_text(begin.group(1)))
+            return
+        if not whole:
+            return  # the rest of a line longer than MAX_LINE: no uuencoding
+        if _UU_END.match(line):
+            self._end_block()
+            return
+        self._sink.take(_uu_line(line.rstrip(b"\r\n")))
+
+    def _begin(self, name: str) -> None:
+        limits = self._walker.limits
+        limits.parts += 1
+        if limits.parts > MAX_PARTS:
+            self._walker.stopped = True
+            return
+        info = _Info(content_type="application/octet-stream", name=name, attached=True)
+        spool = archive.ZipSpool.for_part(info.content_type, name, limits.budget)
+        self._sink = _Sink(info, self._path, _Identity(), spool)
+        self._slot = self._walker._reserve()
+
+    def _end_block(self) -> None:
+        sink, self._sink = self._sink, None
+        if sink is not None:
+            self._walker.found[self._slot] = sink.close(keep_eol=False)
+
+
+def _uu_line(line: bytes) -> bytes:
+    """One uuencoded line; what follows the count is ignored, a line that is none gives b""."""
+    if not line or line[0] < 0x20 or line[0] > 0x60:
+        return b""
+    count = (line[0] - 0x20) & 0x3F
+    try:
+        return binascii.a2b_uu(line[: 1 + (count * 4 + 2) // 3])
+    except binascii.Error:
+        return b""
 
 
 @dataclass
@@ -459,7 +569,7 @@ class _Walker:
         before a byte is read (most mail), so the body is not read at all."""
         top = self.stack[-1]
         return len(self.stack) == 1 and top.state == _BODY and top.sink is None \
-            and top.inner is None and not self.raw_sinks
+            and top.inner is None and top.uu is None and not self.raw_sinks
 
     def read(self, body: BinaryIO) -> None:
         reader = _Reader(body)
@@ -539,6 +649,8 @@ class _Walker:
                 top.sink.feed(data)
             if top.inner is not None:
                 top.inner.feed(data)
+            if top.uu is not None:
+                top.uu.feed(data)
 
     def _feed_raw(self, data: bytes) -> None:
         for sink in self.raw_sinks:
@@ -600,11 +712,13 @@ class _Walker:
 
     def _open_leaf(self, entity: _Entity, info: _Info) -> None:
         entity.state = _BODY
+        path = _join(entity.path, "1") if entity.is_message else entity.path
         if info.attached:
-            path = _join(entity.path, "1") if entity.is_message else entity.path
             spool = archive.ZipSpool.for_part(info.content_type, info.name, self.limits.budget)
             entity.sink = _Sink(info, path, _decoder_for(info.encoding), spool)
             entity.slot = self._reserve()
+        elif info.content_type == "text/plain" and info.encoding in _IDENTITY_ENCODINGS:
+            entity.uu = _Uudecoder(self, path)
 
     def _name_container(self, entity: _Entity, info: _Info, message_suffix: str) -> None:
         if not info.attached:
@@ -634,6 +748,8 @@ class _Walker:
                 self.found[entity.slot] = entity.sink.close(keep_eol)
             if entity.inner is not None:
                 self._walk_encoded(entity, entity.inner)
+            if entity.uu is not None:
+                entity.uu.close()
 
     def _walk_encoded(self, entity: _Entity, encoded: _EncodedMessage) -> None:
         """Walk a decoded message/rfc822 part as the message it holds, under its path."""

@@ -8,6 +8,7 @@ values surrogate-escaped where the bytes are not UTF-8).
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import io
 import json
@@ -319,3 +320,88 @@ class TestEncodedForwardedMessages:
         found = [a.name for a in attachments(as_message(multipart("B", parts)))]
         assert "early.exe" in found
         assert "late.exe" not in found and "second.exe" not in found
+
+
+def uu_block(name: bytes, data: bytes, mode: bytes = b"644", eol: bytes = b"\r\n") -> bytes:
+    """A uuencoded file as uuencode(1) writes it: 45 bytes a line, then "`" and "end"."""
+    lines = [b"begin " + mode + b" " + name]
+    lines += [binascii.b2a_uu(data[i : i + 45]).rstrip(b"\n") for i in range(0, len(data), 45)]
+    return eol.join([*lines, b"`", b"end", b""])
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 3
+
+
+class TestUuencode:
+    """`begin 644 name` blocks in a plain body: old mailers and malware still send them."""
+
+    def test_a_plain_message_with_a_uuencoded_file(self, tmp_path: Path) -> None:
+        body = b"Here it is:\r\n\r\n" + uu_block(b"invoice.exe", b"MZ" + bytes(200)) + b"bye\r\n"
+        message = message_from_bytes(b"From: a@example.org\r\nSubject: s\r\n\r\n" + body)
+        (found,) = message.attachments
+        assert (found.path, found.name, found.content_type) == (
+            "1",
+            "invoice.exe",
+            "application/octet-stream",
+        )
+        assert (found.size, found.sha256) == (202, hashlib.sha256(b"MZ" + bytes(200)).hexdigest())
+        assert fires(tmp_path, 'attachment matches "*.exe"', message)
+
+    def test_in_a_text_part_beside_mime_attachments(self) -> None:
+        text = entity([("Content-Type", "text/plain; charset=us-ascii")],
+                      b"see below\n" + uu_block(b"photo 1.png", PNG, b"0755", b"\n"))
+        raw = as_message(multipart("B", [text, named("report.pdf", b"%PDF")]))
+        found = attachments(raw)
+        assert [(a.path, a.name) for a in found] == [("1", "photo 1.png"), ("2", "report.pdf")]
+        assert found[0].sha256 == hashlib.sha256(PNG).hexdigest()
+
+    def test_two_blocks_and_one_without_its_end_line(self) -> None:
+        second = uu_block(b"b.bin", b"second").replace(b"`\r\nend\r\n", b"")
+        body = uu_block(b"a.bin", b"first") + b"text between\r\n" + second
+        found = attachments(b"Subject: s\r\n\r\n" + body)
+        assert [(a.name, a.size) for a in found] == [("a.bin", 5), ("b.bin", 6)]
+
+    def test_a_uuencoded_zip_lists_its_members(self) -> None:
+        body = uu_block(b"files.zip", zip_of("run.scr"))
+        (found,) = attachments(b"Subject: s\r\n\r\n" + body)
+        assert (found.name, found.members) == ("files.zip", ("run.scr",))
+
+    def test_an_8bit_name_reads_as_utf8_or_windows_1252(self) -> None:
+        body = uu_block("Übersicht.txt".encode(), b"x") + uu_block(b"R\xe9sum\xe9.txt", b"y")
+        assert [a.name for a in attachments(b"Subject: s\r\n\r\n" + body)] == [
+            "Übersicht.txt",
+            "Résumé.txt",
+        ]
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            b"We begin 644 meetings a year\r\n",
+            b"begin here and go on\r\n",
+            b"begin 644\r\n",
+            b" begin 644 indented.exe\r\n",
+        ],
+    )
+    def test_prose_is_not_a_block(self, text: bytes) -> None:
+        assert attachments(b"Subject: s\r\n\r\n" + text + b"M86)C\r\nend\r\n") == []
+
+    def test_only_plain_text_bodies_are_read_for_blocks(self) -> None:
+        block = uu_block(b"x.exe", b"MZ")
+        html = b"Content-Type: text/html\r\n\r\n" + block
+        encoded = b"Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        encoded += base64.encodebytes(block)
+        attached = as_message(multipart("B", [named("notes.txt", block, encoding="7bit")]))
+        assert attachments(as_message(html)) == []
+        assert attachments(as_message(encoded)) == []
+        assert [a.name for a in attachments(attached)] == ["notes.txt"]
+
+    def test_broken_lines_never_raise(self) -> None:
+        body = b"begin 644 x.bin\r\nM" + b"!" * 80  # 45 bytes, then junk past the count
+        body += b"\r\nnot uu at all\r\n\r\n#86)C\r\n" + b"\xff" * 70  # skipped, 3 bytes, skipped
+        (found,) = attachments(b"Subject: s\r\n\r\n" + body)
+        assert (found.name, found.size) == ("x.bin", 48)
+
+    def test_blocks_count_towards_the_part_cap(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(mime, "MAX_PARTS", 20)
+        body = b"".join(uu_block(b"f%d.bin" % i, b"x") for i in range(100))
+        assert len(attachments(b"Subject: s\r\n\r\n" + body)) == 20
