@@ -346,7 +346,7 @@ def decode_param(value: ParamValue) -> str:
         return ""
     if isinstance(value, tuple):
         return _decode_rfc2231(*value)
-    return _strip_stray_quotes(decode_header_value(from_octets(value)))
+    return decode_header_value(from_octets(_strip_stray_quotes(value)))
 
 
 def _decode_rfc2231(charset: str | None, _language: str | None, text: str) -> str:
@@ -359,7 +359,11 @@ def _decode_rfc2231(charset: str | None, _language: str | None, text: str) -> st
 
 
 def _strip_stray_quotes(text: str) -> str:
-    """`filename="a.pdf` (no closing quote) is a.pdf to every mail client."""
+    """`filename="a.pdf` (no closing quote) is a.pdf to every mail client.
+
+    Applied before decoding: a quote inside an encoded word is part of the name.
+    """
+    text = text.strip(" \t")
     if text.startswith('"') and not text.endswith('"'):
         text = text[1:]
     elif text.endswith('"') and not text.startswith('"'):
