@@ -405,3 +405,32 @@ class TestUuencode:
         monkeypatch.setattr(mime, "MAX_PARTS", 20)
         body = b"".join(uu_block(b"f%d.bin" % i, b"x") for i in range(100))
         assert len(attachments(b"Subject: s\r\n\r\n" + body)) == 20
+
+
+class TestDocumentedReadings:
+    """The readings docs/rules.md promises for names and subjects."""
+
+    def test_blanks_around_a_subject_go_blanks_inside_stay(self) -> None:
+        assert with_header(b"Subject", b"  Re:   Invoice \t").subject == "Re:   Invoice"
+        assert with_header(b"Subject", b"=?utf-8?q?__Invoice_?=").subject == "Invoice"
+        assert with_header(b"Subject", b"Re:\r\n\t  Invoice").subject == "Re: Invoice"
+
+    def test_backslashes_in_quoted_names(self) -> None:
+        assert single_name(rb'attachment; filename="C:\\TEMP\\x.png"') == "C:\\TEMP\\x.png"
+        assert single_name(rb'attachment; filename="C:\TEMP\x.png"') == "C:\\TEMP\\x.png"
+        assert single_name(rb'attachment; filename="say \"hi\".txt"') == 'say "hi".txt'
+        assert single_name(rb"attachment; filename=C:\TEMP\x.png") == "C:\\TEMP\\x.png"
+
+    def test_control_characters_in_decoded_names_are_kept(self, tmp_path: Path) -> None:
+        part = named_part(b'attachment; filename="=?utf-8?q?a=0Ab=00.exe?="')
+        message = message_from_bytes(as_message(multipart("B", [part])))
+        assert [a.name for a in message.attachments] == ["a\nb\x00.exe"]
+        assert fires(tmp_path, 'attachment matches "a?b?.exe"', message)
+        assert fires(tmp_path, 'attachment matches "*.exe"', message)
+        assert not fires(tmp_path, 'attachment is "ab.exe"', message)
+
+    def test_empty_filename_uses_the_type_name_else_is_unnamed(self) -> None:
+        assert single_name(b'attachment; filename=""', b'application/pdf; name="t.pdf"') == (
+            "t.pdf"
+        )
+        assert single_name(b'attachment; filename=""') == ""
