@@ -2,7 +2,12 @@
 
 Nothing here raises, whatever the input, and no text leaves it with a lone
 surrogate: a header comes from whoever sent the mail. Bytes that are not
-UTF-8 are read as Windows-1252 (what 8-bit headers nearly always are).
+UTF-8 are read as Windows-1252 (what 8-bit headers nearly always are),
+except inside an encoded word or a parameter: there they stay bytes until
+the charset the sender declared decodes them (Eudora writes
+`=?iso-8859-1?Q?Fr<0xF6>sche?=`). Charset labels are read as the
+supersets mailers mean (Windows-1252 for ISO-8859-1, Microsoft's
+ISO-2022-JP with NEC's and IBM's extra rows, ...).
 Three stdlib hazards shape the code:
 
 - `email.header.decode_header` scans with a non-greedy regex that is

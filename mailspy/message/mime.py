@@ -28,6 +28,13 @@ is reported (its content is the raw message) and also descended into. A
 blank name (`filename=""`, `filename="  "`) is no name. The line break
 before a boundary belongs to the boundary (RFC 2046), so it is not content.
 
+A message/rfc822 part sent in base64 or quoted-printable (not allowed, but
+sent) is decoded to a temporary file as it streams past and walked, when it
+ends, like a forwarded message (`_EncodedMessage`; MAX_ENCODED_MESSAGE_BYTES
+of them per message). A plain text leaf that is no attachment and not
+transfer-encoded is read for uuencoded files (`begin 644 name` ... `end`),
+each reported as an attachment of that part (`_Uudecoder`).
+
 A leaf attachment that is a zip (by type, name or first bytes) also goes, as it
 is decoded, to an `archive.ZipSpool`, a temporary file listed when the part
 ends: its member names fill `Attachment.members` (limits in archive.py; one
