@@ -158,11 +158,18 @@ def decode_charset(data: bytes, charset: str | None) -> str:
         return bytes_to_text(data)
 
 
-@lru_cache(maxsize=256)
 def _codec_for(charset: str | None) -> str | None:
     """The codec's canonical name, upgraded to the superset senders mean; None if unknown."""
-    if not charset:
+    if not charset or len(charset) > _MAX_CHARSET_NAME:
         return None
+    return _lookup_codec(charset)
+
+
+_MAX_CHARSET_NAME = 64  # IANA's longest names are some 45 characters, with RFC 2231 "*lang"
+
+
+@lru_cache(maxsize=256)
+def _lookup_codec(charset: str) -> str | None:
     name = charset.split("*", 1)[0].strip().lower()  # RFC 2231 language suffix
     name = email.charset.ALIASES.get(name, name)
     name = _CHARSET_UPGRADES.get(name, name)

@@ -323,7 +323,7 @@ class _Entity:
     uu: _Uudecoder | None = None  # a plain text leaf: uuencoded files in it
 
 
-_UU_BEGIN = re.compile(rb"begin +[0-7]{3,4} +(\S[^\r\n]*?)[ \t]*\r?\n?\Z")
+_UU_BEGIN = re.compile(rb"begin +[0-7]{3,4} +(\S[^\r\n]*)\r?\n?\Z")  # greedy: linear
 _UU_END = re.compile(rb"end[ \t]*\r?\n?\Z")
 
 
@@ -367,7 +367,7 @@ class _Uudecoder:
         self._line_start = line.endswith(b"\n")
         if self._sink is None:
             if whole and (begin := _UU_BEGIN.match(line)):
-                self._begin(bytes_to_text(begin.group(1)))
+                self._begin(bytes_to_text(begin.group(1).rstrip(b" \t")))
             return
         if not whole:
             return  # the rest of a line longer than MAX_LINE: no uuencoding

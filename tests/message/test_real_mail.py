@@ -434,3 +434,10 @@ class TestDocumentedReadings:
             "t.pdf"
         )
         assert single_name(b'attachment; filename=""') == ""
+
+
+def test_a_crafted_begin_line() -> None:
+    # Blanks inside a long name: a pattern that backtracks over them takes minutes here.
+    body = b"begin 644 x" + b" " * 60_000 + b"y \r\n"
+    (found,) = attachments(b"Subject: s\r\n\r\n" + body * 3)
+    assert found.name == "x" + " " * 60_000 + "y"
