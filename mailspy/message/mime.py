@@ -92,7 +92,8 @@ _HEADERS, _BODY, _CONTAINER = "headers", "body", "container"
 
 def walk(headers: list[tuple[str, str]], body: BinaryIO | None) -> list[Attachment]:
     """Every attachment of the message, in the order they appear."""
-    if _cannot_name_a_file(headers) and not (_plain_text(headers) and _has_uu_begin(body)):
+    shortcut = _shortcut(headers)
+    if shortcut == _NOTHING or (shortcut == _PLAIN and not _has_uu_begin(body)):
         return []
     walker = _Walker()
     walker.start(headers)
@@ -103,29 +104,29 @@ def walk(headers: list[tuple[str, str]], body: BinaryIO | None) -> list[Attachme
     return walker.finish()
 
 
-def _cannot_name_a_file(headers: list[tuple[str, str]]) -> bool:
-    """A single-part message with no file name in sight (most mail): no need to
-    parse its MIME headers or read its body. Conservative: any doubt says no."""
+_WALK, _PLAIN, _NOTHING = "walk", "plain", "nothing"
+
+
+def _shortcut(headers: list[tuple[str, str]]) -> str:
+    """What the top header block allows without parsing it (most mail is one text part).
+
+    _WALK: a part may have a file name, parse and walk; _PLAIN: plain text,
+    whose body needs a look for uuencoded files only; _NOTHING: no file can
+    be in it. Conservative: any doubt says _WALK.
+    """
+    plain = True
     for name, value in headers:
         lowered = name.lower()
         if lowered == "content-disposition":
-            return False
+            return _WALK
         if lowered == "content-type":
             kind = value.lower()
             if "multipart" in kind or "message" in kind or "name" in kind:
-                return False
-    return True
-
-
-def _plain_text(headers: list[tuple[str, str]]) -> bool:
-    """A body that may hold uuencoded files: plain text, not transfer-encoded."""
-    for name, value in headers:
-        lowered = name.lower()
-        if lowered == "content-type" and "text/plain" not in value.lower():
-            return False
-        if lowered == "content-transfer-encoding" and value.strip().lower() in _ENCODINGS:
-            return False
-    return True
+                return _WALK
+            plain = plain and "text/plain" in kind
+        elif lowered == "content-transfer-encoding" and value.strip().lower() in _ENCODINGS:
+            plain = False
+    return _PLAIN if plain else _NOTHING
 
 
 def _has_uu_begin(body: BinaryIO | None) -> bool:
@@ -162,16 +163,26 @@ def _describe(fields: Iterable[tuple[str, str]], default_type: str = "text/plain
         boundary = part.get_boundary() if content_type.startswith("multipart/") else None
         encoding = str(part.get("content-transfer-encoding", "")).strip().lower()
         name = part_filename(part)
-        declared = part.get_content_disposition() == "attachment"
+        declared = not name and part.get_content_disposition() == "attachment"
     except Exception:  # the stdlib on crafted headers; the part stays anonymous
         return _Info(content_type=default_type)
     return _Info(
-        content_type=recover_text(from_octets(content_type)),
-        boundary=raw_bytes(from_octets(boundary)) if boundary else None,
+        content_type=content_type if content_type.isascii() else _text(content_type),
+        boundary=_boundary_bytes(boundary) if boundary else None,
         encoding=encoding,
         name=name,
         attached=bool(name) or declared,
     )
+
+
+def _text(value: str) -> str:
+    """A value the stdlib returned from `mime_header` (octets), as text."""
+    return recover_text(from_octets(value))
+
+
+def _boundary_bytes(boundary: str) -> bytes:
+    """The boundary as the bytes that stand in the body."""
+    return boundary.encode("ascii") if boundary.isascii() else raw_bytes(from_octets(boundary))
 
 
 class _Decoder(Protocol):
@@ -404,13 +415,13 @@ def _uu_line(line: bytes) -> bytes:
         return b""
 
 
-@dataclass
 class _Limits:
     """What the walk of one message may still spend, enclosed messages included."""
 
-    parts: int = 0  # parts (and messages) opened so far
-    encoded_bytes: int = field(default_factory=lambda: MAX_ENCODED_MESSAGE_BYTES)
-    budget: archive.Budget = field(default_factory=archive.Budget)  # archive listing
+    def __init__(self) -> None:
+        self.parts = 0  # parts (and messages) opened so far
+        self.encoded_bytes = MAX_ENCODED_MESSAGE_BYTES  # decoded of encoded messages
+        self.budget = archive.Budget()  # archive listing
 
 
 class _EncodedMessage:
