@@ -273,7 +273,15 @@ def _bounded_zipfile(fp: BinaryIO, room: int) -> zipfile.ZipFile | None:
 
 
 def _find_directory(fp: BinaryIO) -> _Directory | None:
-    """The last end record, and the zip64 one before it if there is one (as zipfile does)."""
+    """The directory the end records point to, as unzip finds it.
+
+    The last end record, and the zip64 one before it if there is one (as
+    zipfile does). The directory is where its size says, right before the
+    end record (data before the zip, such as a self-extractor's stub, only
+    shifts the recorded offset); failing that, at the recorded offset
+    (bytes between the directory and the end record). zipfile only tries
+    the first and lists nothing of the second, which unzip extracts.
+    """
     size = fp.seek(0, os.SEEK_END)
     tail_start = max(0, size - _TAIL)
     fp.seek(tail_start)
@@ -289,10 +297,13 @@ def _find_directory(fp: BinaryIO) -> _Directory | None:
     if record >= 0 and zip64:
         fields64 = _END64.unpack_from(tail, record)
         dir_size, dir_offset, dir_end = fields64[8], fields64[9], record
-    start = tail_start + dir_end - dir_size
-    if start < 0:
-        return None
-    return _Directory(start=start, size=dir_size, offset=dir_offset)
+    end = tail_start + dir_end  # where the directory stops at the latest
+    for start in dict.fromkeys((end - dir_size, dir_offset)):
+        if 0 <= start < end:
+            fp.seek(start)
+            if fp.read(len(_DIRECTORY_MAGIC)) == _DIRECTORY_MAGIC:
+                return _Directory(start=start, size=min(dir_size, end - start), offset=dir_offset)
+    return None
 
 
 def _end_record(tail: bytes) -> int:

@@ -2,7 +2,12 @@
 
 Nothing here raises, whatever the input, and no text leaves it with a lone
 surrogate: a header comes from whoever sent the mail. Bytes that are not
-UTF-8 are read as Windows-1252 (what 8-bit headers nearly always are).
+UTF-8 are read as Windows-1252 (what 8-bit headers nearly always are),
+except inside an encoded word or a parameter: there they stay bytes until
+the charset the sender declared decodes them (Eudora writes
+`=?iso-8859-1?Q?Fr<0xF6>sche?=`). Charset labels are read as the
+supersets mailers mean (Windows-1252 for ISO-8859-1, Microsoft's
+ISO-2022-JP with NEC's and IBM's extra rows, ...).
 Three stdlib hazards shape the code:
 
 - `email.header.decode_header` scans with a non-greedy regex that is
@@ -23,12 +28,14 @@ Three stdlib hazards shape the code:
 from __future__ import annotations
 
 import binascii
+import codecs
 import email.charset
 import email.message
 import email.utils
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 # Header values handed to the stdlib's parameter parser are cut to these
 # bounds: it is quadratic in the number of `;`. Real values stay far below.
@@ -59,7 +66,18 @@ _CHARSET_UPGRADES = {
     "gbk": "gb18030",
     "iso-8859-8-i": "iso-8859-8",
     "iso-8859-6-i": "iso-8859-6",
+    # Microsoft's names for its ISO-2022-JP and Shift_JIS, and names Python lacks.
+    "cp50220": "iso-2022-jp",
+    "cp50221": "iso-2022-jp",
+    "cp50222": "iso-2022-jp",
+    "iso-2022-jp-ms": "iso-2022-jp",
+    "x-sjis": "cp932",
+    "windows-31j": "cp932",
 }
+# The same, by the codec a label resolves to: Japanese mailers mean Microsoft's
+# supersets, which add NEC's row 13 (№ ① Ⅰ ㈱) and the IBM extensions.
+_CODEC_UPGRADES = {"shift_jis": "cp932"}
+_ISO2022_JP = frozenset({"iso2022_jp", "iso2022_jp_1", "iso2022_jp_2", "iso2022_jp_ext"})
 
 
 def _legacy_char(byte: int) -> str:
@@ -81,12 +99,40 @@ def bytes_to_text(data: bytes) -> str:
     return _ESCAPED_BYTE.sub(lambda m: _LEGACY[ord(m.group()) - 0xDC80], text)
 
 
+def raw_bytes(raw: str) -> bytes:
+    """The bytes a surrogate-escaped str stands for; other surrogates become U+FFFD."""
+    if _FOREIGN_SURROGATE.search(raw):
+        raw = _FOREIGN_SURROGATE.sub("\ufffd", raw)
+    return raw.encode("utf-8", "surrogateescape")
+
+
 def recover_text(raw: str) -> str:
     """Raw 8-bit header bytes (surrogate-escaped, as pymilter gives them) as text."""
     if not _ANY_SURROGATE.search(raw):
         return raw
-    data = _FOREIGN_SURROGATE.sub("\ufffd", raw).encode("utf-8", "surrogateescape")
-    return bytes_to_text(data)
+    return bytes_to_text(raw_bytes(raw))
+
+
+def octets(raw: str) -> str:
+    """A surrogate-escaped value as one character per byte (U+0000..U+00FF).
+
+    The form the stdlib's parameter parser keeps bytes in: raw 8-bit bytes
+    then stay bytes until a declared charset decodes them, like `%XX`.
+    """
+    if raw.isascii():
+        return raw
+    return raw_bytes(raw).decode("latin-1")
+
+
+def from_octets(text: str) -> str:
+    """`octets` undone: back to the surrogate-escaped form (text that is not octets stays)."""
+    if text.isascii():
+        return text
+    try:
+        data = text.encode("latin-1")
+    except UnicodeEncodeError:  # already text, such as an RFC 2231 value decoded by the stdlib
+        return text
+    return data.decode("utf-8", "surrogateescape")
 
 
 def scrub(text: str) -> str:
@@ -105,14 +151,25 @@ def decode_charset(data: bytes, charset: str | None) -> str:
     if codec is None or codec == "utf-8":
         return bytes_to_text(data)
     try:
+        if codec in _ISO2022_JP:
+            return scrub(_decode_iso2022_jp(data))
         return scrub(data.decode(codec, "replace"))
     except Exception:  # codecs named by a sender can fail in any way
         return bytes_to_text(data)
 
 
 def _codec_for(charset: str | None) -> str | None:
-    if not charset:
+    """The codec's canonical name, upgraded to the superset senders mean; None if unknown."""
+    if not charset or len(charset) > _MAX_CHARSET_NAME:
         return None
+    return _lookup_codec(charset)
+
+
+_MAX_CHARSET_NAME = 64  # IANA's longest names are some 45 characters, with RFC 2231 "*lang"
+
+
+@lru_cache(maxsize=256)
+def _lookup_codec(charset: str) -> str | None:
     name = charset.split("*", 1)[0].strip().lower()  # RFC 2231 language suffix
     name = email.charset.ALIASES.get(name, name)
     name = _CHARSET_UPGRADES.get(name, name)
@@ -120,9 +177,72 @@ def _codec_for(charset: str | None) -> str | None:
         return "utf-8"
     try:
         b"".decode(name)
+        codec = codecs.lookup(name).name
     except Exception:  # unknown, not a text codec, or a name the codecs reject
         return None
-    return name
+    return _CODEC_UPGRADES.get(codec, codec)
+
+
+# -- ISO-2022-JP as Japanese mailers write it (Microsoft's CP50221) ----------
+
+# An ISO 2022 escape: ESC, intermediate bytes, a final byte.
+_ISO2022_ESCAPE = re.compile(rb"\x1b[\x20-\x2f]+[\x30-\x7e]")
+_JIS_X_0208 = frozenset({b"$B", b"$@", b"$(B"})
+
+
+def _decode_iso2022_jp(data: bytes) -> str:
+    """Strictly by the standard when it can; else segment by segment, JIS X 0208
+    through Windows-31J (cp932), whose table has NEC's and IBM's extra rows."""
+    try:
+        return data.decode("iso2022_jp_2")  # a superset of the plain and -1 variants
+    except UnicodeDecodeError:
+        pass
+    out: list[str] = []
+    mode, pos = b"(B", 0
+    for escape in _ISO2022_ESCAPE.finditer(data):
+        out.append(_jis_segment(mode, data[pos : escape.start()]))
+        mode, pos = escape.group()[1:], escape.end()
+    out.append(_jis_segment(mode, data[pos:]))
+    return "".join(out)
+
+
+def _jis_segment(mode: bytes, data: bytes) -> str:
+    if not data:
+        return ""
+    if mode in _JIS_X_0208:
+        return _jis_x_0208(data)
+    if mode == b"(I":  # half-width katakana: 0x21..0x5f stand for 0xa1..0xdf
+        return bytes(b | 0x80 if 0x21 <= b <= 0x5F else b for b in data).decode("cp932", "replace")
+    if mode == b"(B":
+        return data.decode("ascii", "replace")
+    return (b"\x1b" + mode + data).decode("iso2022_jp_2", "replace")  # JIS-Roman, 0212, ...
+
+
+def _jis_x_0208(data: bytes) -> str:
+    """Two-byte JIS codes as Shift_JIS bytes, decoded by cp932; controls pass through."""
+    out: list[str] = []
+    sjis = bytearray()
+    pos = 0
+    while pos < len(data):
+        first = data[pos]
+        if first < 0x21:  # a line break or space where a sender forgot to switch back
+            sjis.append(first)
+            pos += 1
+            continue
+        second = data[pos + 1] if pos + 1 < len(data) else 0
+        pos += 2
+        if not (0x21 <= first <= 0x7E and 0x21 <= second <= 0x7E):
+            out.append(sjis.decode("cp932", "replace") + "\ufffd")
+            sjis.clear()
+            continue
+        lead = (first - 0x21) // 2 + 0x81
+        sjis.append(lead + 0x40 if lead > 0x9F else lead)
+        if first % 2:  # odd rows: the trail byte is in the lower half
+            sjis.append(second + 0x1F + (second >= 0x60))
+        else:
+            sjis.append(second + 0x7E)
+    out.append(sjis.decode("cp932", "replace"))
+    return "".join(out)
 
 
 @dataclass
@@ -168,18 +288,25 @@ _B64_JUNK = bytes(b for b in range(256) if b not in _B64_ALPHABET)
 
 
 def decode_header_value(raw: str) -> str:
-    """A header value as a reader would see it: RFC 2047 decoded, unfolded."""
-    text = unfold(recover_text(raw))
+    """A header value as a reader would see it: RFC 2047 decoded, unfolded.
+
+    Raw 8-bit bytes inside an encoded word (Eudora writes them) stay bytes
+    until the word's charset decodes them; outside words they are read as
+    UTF-8, else Windows-1252.
+    """
+    text = unfold(raw)
+    if "=?" not in text:
+        return scrub(recover_text(text)).strip(" \t")
     pieces: list[_Piece] = []
     last = 0
     for match in _ENCODED_WORD.finditer(text):
         gap = text[last : match.start()]
         if gap and not (gap.isspace() and pieces and pieces[-1].charset is not None):
-            pieces.append(_Piece(None, gap))  # RFC 2047 6.2: space between words goes
+            pieces.append(_Piece(None, recover_text(gap)))  # RFC 2047 6.2: space between words goes
         _add_word(pieces, match)
         last = match.end()
     if last < len(text):
-        pieces.append(_Piece(None, text[last:]))
+        pieces.append(_Piece(None, recover_text(text[last:])))
     return scrub("".join(piece.decoded() for piece in pieces)).strip(" \t")
 
 
@@ -201,7 +328,7 @@ def _add_word(pieces: list[_Piece], match: re.Match[str]) -> None:
     """Same-charset neighbours share bytes: senders split characters across words."""
     charset, encoding, payload = match.groups()
     data = _word_bytes(encoding, payload)
-    key = charset.lower()
+    key = recover_text(charset).lower()
     if pieces and pieces[-1].charset == key:
         pieces[-1].data += data
     else:
@@ -209,7 +336,7 @@ def _add_word(pieces: list[_Piece], match: re.Match[str]) -> None:
 
 
 def _word_bytes(encoding: str, payload: str) -> bytes:
-    raw = payload.encode("utf-8")  # callers pass recovered text: no surrogates
+    raw = raw_bytes(payload)
     if encoding in "qQ":
         return binascii.a2b_qp(raw, header=True)
     decoder = Base64Decoder()
@@ -222,27 +349,33 @@ ParamValue = str | tuple[str | None, str | None, str] | None
 def decode_param(value: ParamValue) -> str:
     """A parameter as `Message.get_param` returns it, decoded to text.
 
-    Tuples are RFC 2231 (charset, language, percent-decoded value); plain
-    strings may hold RFC 2047 words, as Outlook and Thunderbird write them.
+    Values are `octets` (one character per byte), as `mime_header` stores
+    them. Tuples are RFC 2231 (charset, language, percent-decoded value);
+    plain strings may hold RFC 2047 words, as Outlook and Thunderbird write
+    them.
     """
     if value is None:
         return ""
     if isinstance(value, tuple):
         return _decode_rfc2231(*value)
-    return _strip_stray_quotes(decode_header_value(value))
+    return decode_header_value(from_octets(_strip_stray_quotes(value)))
 
 
 def _decode_rfc2231(charset: str | None, _language: str | None, text: str) -> str:
     text = email.utils.unquote(text)
     try:
-        data = text.encode("latin-1")  # the stdlib keeps octets as U+0000..U+00FF
-    except UnicodeEncodeError:  # raw 8-bit text beside the percent escapes
+        data = text.encode("latin-1")  # octets, escaped (%E9) and raw alike
+    except UnicodeEncodeError:  # text from a caller that did not pass octets
         return scrub(unfold(text)).strip(" \t")
     return unfold(decode_charset(data, charset)).strip(" \t")
 
 
 def _strip_stray_quotes(text: str) -> str:
-    """`filename="a.pdf` (no closing quote) is a.pdf to every mail client."""
+    """`filename="a.pdf` (no closing quote) is a.pdf to every mail client.
+
+    Applied before decoding: a quote inside an encoded word is part of the name.
+    """
+    text = text.strip(" \t")
     if text.startswith('"') and not text.endswith('"'):
         text = text[1:]
     elif text.endswith('"') and not text.startswith('"'):
@@ -255,8 +388,10 @@ def mime_header(
 ) -> email.message.Message:
     """The MIME fields of a header block as a compat32 Message, safe to query.
 
-    Values are made real text, unfolded and capped first, so that the
-    stdlib's parameter parser sees neither surrogates nor crafted lengths.
+    Values are made `octets`, unfolded and capped first, so that the
+    stdlib's parameter parser sees neither surrogates (it would replace the
+    bytes) nor crafted lengths. Decode what it returns with `decode_param`
+    (parameters) or `from_octets` (anything else).
     """
     message = email.message.Message()
     message.set_default_type(default_type)
@@ -267,7 +402,7 @@ def mime_header(
 
 
 def _param_safe(value: str) -> str:
-    text = _PARAM_FOLD.sub("", recover_text(value[: MAX_PARAM_VALUE * 4]))
+    text = _PARAM_FOLD.sub("", octets(value[: MAX_PARAM_VALUE * 4]))
     text = text.replace("\r", " ").replace("\n", " ")[:MAX_PARAM_VALUE]
     if text.count(";") > MAX_PARAMS:
         text = ";".join(text.split(";", MAX_PARAMS + 1)[: MAX_PARAMS + 1])

@@ -7,7 +7,7 @@ delimiter; header blocks and delimiter lines go line by line. No line is
 held longer than MAX_LINE bytes (a longer one comes in pieces), so a body
 without newlines stays bounded too. Only each part's header block is kept,
 and handed to the stdlib (`decode.mime_header`) for type, boundary,
-encoding and file name. The content of a named part is decoded (base64,
+encoding and file name. The content of an attachment is decoded (base64,
 quoted-printable) and hashed as it streams past.
 
 Part numbers follow IMAP section numbers (RFC 3501, FETCH BODY[section]):
@@ -21,12 +21,21 @@ Part numbers follow IMAP section numbers (RFC 3501, FETCH BODY[section]):
 - a file name on a message's own multipart header (rare) is reported as that
   message's "TEXT" ("TEXT", "N.TEXT").
 
-An attachment is every part with a file name at any depth, containers too: a
-forwarded message/rfc822 part named `fwd.eml` is reported (its content is
-the raw message) and also descended into. The line break before a boundary
-belongs to the boundary (RFC 2046), so it is not content.
+An attachment is every part with a file name at any depth, and every part
+declared `Content-Disposition: attachment` without one (reported with the
+name ""), containers too: a forwarded message/rfc822 part named `fwd.eml`
+is reported (its content is the raw message) and also descended into. A
+blank name (`filename=""`, `filename="  "`) is no name. The line break
+before a boundary belongs to the boundary (RFC 2046), so it is not content.
 
-A named leaf that is a zip (by type, name or first bytes) also goes, as it
+A message/rfc822 part sent in base64 or quoted-printable (not allowed, but
+sent) is decoded to a temporary file as it streams past and walked, when it
+ends, like a forwarded message (`_EncodedMessage`; MAX_ENCODED_MESSAGE_BYTES
+of them per message). A plain text leaf that is no attachment and not
+transfer-encoded is read for uuencoded files (`begin 644 name` ... `end`),
+each reported as an attachment of that part (`_Uudecoder`).
+
+A leaf attachment that is a zip (by type, name or first bytes) also goes, as it
 is decoded, to an `archive.ZipSpool`, a temporary file listed when the part
 ends: its member names fill `Attachment.members` (limits in archive.py; one
 `archive.Budget` per message).
@@ -46,23 +55,35 @@ import contextlib
 import functools
 import hashlib
 import re
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
 from mailspy.message import archive
-from mailspy.message.decode import Base64Decoder, mime_header, part_filename
-from mailspy.message.model import Attachment
-from mailspy.message.parse import header_fields, line_kind
+from mailspy.message.attachment import Attachment
+from mailspy.message.decode import (
+    Base64Decoder,
+    bytes_to_text,
+    from_octets,
+    mime_header,
+    part_filename,
+    raw_bytes,
+    recover_text,
+)
+from mailspy.message.headers import header_fields, line_kind
 
 MAX_LINE = 64 * 1024  # bytes read at a time
 MAX_DEPTH = 64  # nesting levels (multiparts and messages) parsed
 MAX_PARTS = 10_000  # parts (and enclosed messages) parsed per message
 MAX_HEADER_BYTES = 256 * 1024  # kept of one part's header block
+MAX_ENCODED_MESSAGE_BYTES = 64 * 1024 * 1024  # decoded of encoded messages, per message
+SPOOL_IN_MEMORY = 1024 * 1024  # an encoded message's decoded bytes kept in memory
 _BLOCK = 64 * 1024  # bytes read from the body at a time
 
 _MESSAGE_TYPES = frozenset({"message/rfc822", "message/global"})
 _IDENTITY_ENCODINGS = frozenset({"", "7bit", "8bit", "binary"})
+_ENCODINGS = frozenset({"base64", "quoted-printable"})
 
 # Entity states: collecting its header block, inside a leaf's content, or
 # between the parts of a multipart (preamble, epilogue) / under a message.
@@ -71,7 +92,8 @@ _HEADERS, _BODY, _CONTAINER = "headers", "body", "container"
 
 def walk(headers: list[tuple[str, str]], body: BinaryIO | None) -> list[Attachment]:
     """Every attachment of the message, in the order they appear."""
-    if _cannot_name_a_file(headers):
+    shortcut = _shortcut(headers)
+    if shortcut == _NOTHING or (shortcut == _PLAIN and not _has_uu_begin(body)):
         return []
     walker = _Walker()
     walker.start(headers)
@@ -82,18 +104,44 @@ def walk(headers: list[tuple[str, str]], body: BinaryIO | None) -> list[Attachme
     return walker.finish()
 
 
-def _cannot_name_a_file(headers: list[tuple[str, str]]) -> bool:
-    """A single-part message with no file name in sight (most mail): no need to
-    parse its MIME headers or read its body. Conservative: any doubt says no."""
+_WALK, _PLAIN, _NOTHING = "walk", "plain", "nothing"
+
+
+def _shortcut(headers: list[tuple[str, str]]) -> str:
+    """What the top header block allows without parsing it (most mail is one text part).
+
+    _WALK: a part may have a file name, parse and walk; _PLAIN: plain text,
+    whose body needs a look for uuencoded files only; _NOTHING: no file can
+    be in it. Conservative: any doubt says _WALK.
+    """
+    plain = True
     for name, value in headers:
         lowered = name.lower()
         if lowered == "content-disposition":
-            return False
+            return _WALK
         if lowered == "content-type":
             kind = value.lower()
             if "multipart" in kind or "message" in kind or "name" in kind:
-                return False
-    return True
+                return _WALK
+            plain = plain and "text/plain" in kind
+        elif lowered == "content-transfer-encoding" and value.strip().lower() in _ENCODINGS:
+            plain = False
+    return _PLAIN if plain else _NOTHING
+
+
+def _has_uu_begin(body: BinaryIO | None) -> bool:
+    """Whether a line starts with `begin `: a cheap look before a walk of plain text."""
+    if body is None:
+        return False
+    if not body.seekable():
+        return True  # a pipe cannot be read twice: let the walk read it
+    body.seek(0)
+    before = b"\n"  # the body starts at a line start
+    while block := body.read(_BLOCK):
+        if (before + block).find(b"\nbegin ") != -1:
+            return True
+        before = block[-6:]
+    return False
 
 
 @dataclass(frozen=True)
@@ -104,6 +152,7 @@ class _Info:
     boundary: bytes | None = None
     encoding: str = ""
     name: str = ""
+    attached: bool = False  # named, or declared `Content-Disposition: attachment`
 
 
 def _describe(fields: Iterable[tuple[str, str]], default_type: str = "text/plain") -> _Info:
@@ -114,14 +163,26 @@ def _describe(fields: Iterable[tuple[str, str]], default_type: str = "text/plain
         boundary = part.get_boundary() if content_type.startswith("multipart/") else None
         encoding = str(part.get("content-transfer-encoding", "")).strip().lower()
         name = part_filename(part)
+        declared = not name and part.get_content_disposition() == "attachment"
     except Exception:  # the stdlib on crafted headers; the part stays anonymous
         return _Info(content_type=default_type)
     return _Info(
-        content_type=content_type,
-        boundary=boundary.encode("utf-8") if boundary else None,
+        content_type=content_type if content_type.isascii() else _text(content_type),
+        boundary=_boundary_bytes(boundary) if boundary else None,
         encoding=encoding,
         name=name,
+        attached=bool(name) or declared,
     )
+
+
+def _text(value: str) -> str:
+    """A value the stdlib returned from `mime_header` (octets), as text."""
+    return recover_text(from_octets(value))
+
+
+def _boundary_bytes(boundary: str) -> bytes:
+    """The boundary as the bytes that stand in the body."""
+    return boundary.encode("ascii") if boundary.isascii() else raw_bytes(from_octets(boundary))
 
 
 class _Decoder(Protocol):
@@ -210,7 +271,7 @@ def _decoder_for(encoding: str) -> _Decoder:
 
 @dataclass
 class _Sink:
-    """Size and hash of one named part's decoded content, as it streams past."""
+    """Size and hash of one attachment's decoded content, as it streams past."""
 
     info: _Info
     path: str
@@ -220,14 +281,15 @@ class _Sink:
     digest: hashlib._Hash = field(default_factory=hashlib.sha256)
 
     def feed(self, data: bytes) -> None:
-        self._take(self.decoder.feed(data))
+        self.take(self.decoder.feed(data))
 
     def close(self, keep_eol: bool) -> Attachment:
-        self._take(self.decoder.finish(keep_eol))
+        self.take(self.decoder.finish(keep_eol))
         members = self.spool.members() if self.spool is not None else ()
         return _attachment(self.info, self.path, self.size, self.digest.hexdigest(), members)
 
-    def _take(self, data: bytes) -> None:
+    def take(self, data: bytes) -> None:
+        """Decoded content."""
         if data:
             self.size += len(data)
             self.digest.update(data)
@@ -268,6 +330,145 @@ class _Entity:
     child_type: str = "text/plain"
     sink: _Sink | None = None
     slot: int = -1  # index of its attachment in the result, reserved in document order
+    inner: _EncodedMessage | None = None  # a message/rfc822 leaf sent encoded
+    uu: _Uudecoder | None = None  # a plain text leaf: uuencoded files in it
+
+
+_UU_BEGIN = re.compile(rb"begin +[0-7]{3,4} +(\S[^\r\n]*)\r?\n?\Z")  # greedy: linear
+_UU_END = re.compile(rb"end[ \t]*\r?\n?\Z")
+
+
+class _Uudecoder:
+    """uuencoded files (`begin 644 name` ... `end`) in a plain text body.
+
+    Each block becomes an attachment of the text part, named by its begin
+    line; lines that are not uuencoding are skipped, a block without its
+    `end` ends with the part. Most text holds no block: a chunk without
+    `begin ` at a line start costs one search.
+    """
+
+    def __init__(self, walker: _Walker, path: str) -> None:
+        self._walker = walker
+        self._path = path
+        self._sink: _Sink | None = None
+        self._slot = -1
+        self._line_start = True
+        self._partial = b""  # a line cut by MAX_LINE, while in a block
+
+    def feed(self, data: bytes) -> None:
+        if self._sink is None:
+            if not self._line_start:
+                cut = data.find(b"\n") + 1
+                if cut == 0:
+                    return
+                data = data[cut:]
+                self._line_start = True
+            if not data.startswith(b"begin ") and data.find(b"\nbegin ") == -1:
+                self._line_start = data.endswith(b"\n") or not data
+                return
+        for line in data.splitlines(keepends=True):
+            self._line(line)
+
+    def close(self) -> None:
+        if self._sink is not None:
+            self._end_block()
+
+    def _line(self, line: bytes) -> None:
+        whole = self._line_start
+        self._line_start = line.endswith(b"\n")
+        if self._sink is None:
+            if whole and (begin := _UU_BEGIN.match(line)):
+                self._begin(bytes_to_text(begin.group(1).rstrip(b" \t")))
+            return
+        if not whole:
+            return  # the rest of a line longer than MAX_LINE: no uuencoding
+        if _UU_END.match(line):
+            self._end_block()
+            return
+        self._sink.take(_uu_line(line.rstrip(b"\r\n")))
+
+    def _begin(self, name: str) -> None:
+        limits = self._walker.limits
+        limits.parts += 1
+        if limits.parts > MAX_PARTS:
+            self._walker.stopped = True
+            return
+        info = _Info(content_type="application/octet-stream", name=name, attached=True)
+        spool = archive.ZipSpool.for_part(info.content_type, name, limits.budget)
+        self._sink = _Sink(info, self._path, _Identity(), spool)
+        self._slot = self._walker._reserve()
+
+    def _end_block(self) -> None:
+        sink, self._sink = self._sink, None
+        if sink is not None:
+            self._walker.found[self._slot] = sink.close(keep_eol=False)
+
+
+def _uu_line(line: bytes) -> bytes:
+    """One uuencoded line; what follows the count is ignored, a line that is none gives b""."""
+    if not line or line[0] < 0x20 or line[0] > 0x60:
+        return b""
+    count = (line[0] - 0x20) & 0x3F
+    try:
+        return binascii.a2b_uu(line[: 1 + (count * 4 + 2) // 3])
+    except binascii.Error:
+        return b""
+
+
+class _Limits:
+    """What the walk of one message may still spend, enclosed messages included."""
+
+    def __init__(self) -> None:
+        self.parts = 0  # parts (and messages) opened so far
+        self.encoded_bytes = MAX_ENCODED_MESSAGE_BYTES  # decoded of encoded messages
+        self.budget = archive.Budget()  # archive listing
+
+
+class _EncodedMessage:
+    """The decoded bytes of a message/rfc822 part sent in base64 or quoted-printable.
+
+    Kept (in memory, then in an anonymous temporary file) until the part
+    ends, then walked like any forwarded message. What goes past the
+    message's share of MAX_ENCODED_MESSAGE_BYTES is not kept: the inner
+    message is walked as far as it was kept.
+    """
+
+    def __init__(self, encoding: str, limits: _Limits) -> None:
+        self._decoder = _decoder_for(encoding)
+        self._limits = limits
+        self._file: tempfile.SpooledTemporaryFile[bytes] | None = None
+
+    def feed(self, data: bytes) -> None:
+        self._keep(self._decoder.feed(data))
+
+    def finish(self) -> BinaryIO | None:
+        """The decoded message, from its start; the caller closes it. None if nothing was kept."""
+        self._keep(self._decoder.finish(keep_eol=True))
+        fp, self._file = self._file, None
+        if fp is not None:
+            fp.seek(0)
+        return fp  # type: ignore[return-value]
+
+    def discard(self) -> None:
+        fp, self._file = self._file, None
+        if fp is not None:
+            fp.close()
+
+    def _keep(self, data: bytes) -> None:
+        room = self._limits.encoded_bytes
+        if not data or room <= 0:
+            return
+        data = data[:room]
+        self._limits.encoded_bytes -= len(data)
+        try:
+            if self._file is None:
+                self._file = tempfile.SpooledTemporaryFile(  # noqa: SIM115
+                    max_size=SPOOL_IN_MEMORY, prefix="mailspy-msg-"
+                )
+            self._file.write(data)
+        except OSError:  # no room on disk: this message is not walked, mail flows
+            self._limits.encoded_bytes = 0
+            self.discard()
 
 
 def _join(path: str, number: str) -> str:
@@ -365,14 +566,13 @@ def _stop_pattern(delimiters: tuple[bytes, ...]) -> re.Pattern[bytes] | None:
 class _Walker:
     """The boundary scanner: a stack of open entities, the innermost last."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: _Limits | None = None) -> None:
         self.stack: list[_Entity] = []
         self.found: list[Attachment | None] = []
-        self.raw_sinks: list[_Sink] = []  # named containers, in stack order
-        self.parts = 0
+        self.raw_sinks: list[_Sink] = []  # containers that are attachments, in stack order
+        self.limits = limits if limits is not None else _Limits()
         self.stopped = False
         self.stop: re.Pattern[bytes] | None = None  # the open delimiters
-        self.budget = archive.Budget()  # archive listing, shared by the message's parts
 
     def _delimiters_changed(self) -> None:
         self.stop = _stop_pattern(tuple(e.delimiter for e in self.stack if e.delimiter))
@@ -383,11 +583,11 @@ class _Walker:
         self._open_body(top, _describe(headers))
 
     def idle(self) -> bool:
-        """True when the body cannot hold an attachment: one unnamed leaf, open
+        """True when the body cannot hold an attachment: one leaf that is no attachment, open
         before a byte is read (most mail), so the body is not read at all."""
         top = self.stack[-1]
         return len(self.stack) == 1 and top.state == _BODY and top.sink is None \
-            and not self.raw_sinks
+            and top.inner is None and top.uu is None and not self.raw_sinks
 
     def read(self, body: BinaryIO) -> None:
         reader = _Reader(body)
@@ -445,8 +645,8 @@ class _Walker:
         self._delimiters_changed()
 
     def _push(self, entity: _Entity) -> None:
-        self.parts += 1
-        if self.parts > MAX_PARTS:
+        self.limits.parts += 1
+        if self.limits.parts > MAX_PARTS:
             self.stopped = True
             return
         self.stack.append(entity)
@@ -462,8 +662,13 @@ class _Walker:
 
     def _content(self, top: _Entity, data: bytes) -> None:
         self._feed_raw(data)
-        if top.state == _BODY and top.sink is not None:
-            top.sink.feed(data)
+        if top.state == _BODY:
+            if top.sink is not None:
+                top.sink.feed(data)
+            if top.inner is not None:
+                top.inner.feed(data)
+            if top.uu is not None:
+                top.uu.feed(data)
 
     def _feed_raw(self, data: bytes) -> None:
         for sink in self.raw_sinks:
@@ -520,17 +725,21 @@ class _Walker:
             self._push(_Entity(path=inner, depth=entity.depth + 1, is_message=True))
         else:
             self._open_leaf(entity, info)
+            if info.content_type in _MESSAGE_TYPES and info.encoding in _ENCODINGS and shallow:
+                entity.inner = _EncodedMessage(info.encoding, self.limits)
 
     def _open_leaf(self, entity: _Entity, info: _Info) -> None:
         entity.state = _BODY
-        if info.name:
-            path = _join(entity.path, "1") if entity.is_message else entity.path
-            spool = archive.ZipSpool.for_part(info.content_type, info.name, self.budget)
+        path = _join(entity.path, "1") if entity.is_message else entity.path
+        if info.attached:
+            spool = archive.ZipSpool.for_part(info.content_type, info.name, self.limits.budget)
             entity.sink = _Sink(info, path, _decoder_for(info.encoding), spool)
             entity.slot = self._reserve()
+        elif info.content_type == "text/plain" and info.encoding in _IDENTITY_ENCODINGS:
+            entity.uu = _Uudecoder(self, path)
 
     def _name_container(self, entity: _Entity, info: _Info, message_suffix: str) -> None:
-        if not info.name:
+        if not info.attached:
             return
         path = _join(entity.path, message_suffix) if entity.is_message else entity.path
         entity.sink = _Sink(info, path, _Identity())
@@ -548,19 +757,38 @@ class _Walker:
             if entity.state == _HEADERS:
                 self._close_unopened(entity)
                 continue
-            if entity.sink is None:
-                continue
-            if self.raw_sinks and self.raw_sinks[-1] is entity.sink:
-                self.raw_sinks.pop()
-            # At the very end, a final line break is content unless a
-            # boundary was still owed (the break would have belonged to it).
-            keep_eol = not at_boundary and not any(e.delimiter for e in self.stack)
-            self.found[entity.slot] = entity.sink.close(keep_eol)
+            if entity.sink is not None:
+                if self.raw_sinks and self.raw_sinks[-1] is entity.sink:
+                    self.raw_sinks.pop()
+                # At the very end, a final line break is content unless a
+                # boundary was still owed (the break would have belonged to it).
+                keep_eol = not at_boundary and not any(e.delimiter for e in self.stack)
+                self.found[entity.slot] = entity.sink.close(keep_eol)
+            if entity.inner is not None:
+                self._walk_encoded(entity, entity.inner)
+            if entity.uu is not None:
+                entity.uu.close()
+
+    def _walk_encoded(self, entity: _Entity, encoded: _EncodedMessage) -> None:
+        """Walk a decoded message/rfc822 part as the message it holds, under its path."""
+        if self.stopped:
+            encoded.discard()
+            return
+        fp = encoded.finish()
+        if fp is None:
+            return
+        inner = _Walker(self.limits)
+        path = _join(entity.path, "1") if entity.is_message else entity.path
+        inner.stack.append(_Entity(path=path, depth=entity.depth + 1, is_message=True))
+        with fp:
+            inner.read(fp)
+        self.found.extend(inner.finish())
+        self.stopped = self.stopped or inner.stopped
 
     def _close_unopened(self, entity: _Entity) -> None:
-        """A part cut off inside its header block: named, but empty."""
+        """A part cut off inside its header block: an attachment, but empty."""
         info = self._header_info(entity)
-        if not info.name:
+        if not info.attached:
             return
         multipart = info.content_type.startswith("multipart/") and info.boundary
         suffix = "TEXT" if multipart else "1"

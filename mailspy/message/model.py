@@ -13,6 +13,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import BinaryIO
 
+from mailspy.message.attachment import Attachment
+from mailspy.message.decode import decode_header_value
+from mailspy.message.mime import walk
+
+__all__ = ["Attachment", "Envelope", "Message", "strip_angles"]
+
 
 def strip_angles(address: str) -> str:
     """`<a@b>` -> `a@b`; the MTA's form is kept elsewhere for the logs."""
@@ -47,18 +53,6 @@ class Envelope:
         return [strip_angles(r) for r in self.rcpt_to]
 
 
-@dataclass(frozen=True)
-class Attachment:
-    """One MIME part that carries a file name."""
-
-    name: str  # decoded file name
-    content_type: str = "application/octet-stream"  # declared, lower case
-    path: str = ""  # MIME path, "1", "2.1", ...
-    size: int = 0  # decoded bytes
-    sha256: str = ""  # of the decoded bytes
-    members: tuple[str, ...] = ()  # names inside a zip archive
-
-
 @dataclass
 class Message:
     """A message: header fields in order as received, then the body.
@@ -81,15 +75,11 @@ class Message:
 
     @cached_property
     def subject(self) -> str:
-        from mailspy.message.decode import decode_header_value
-
         values = self.header_values("Subject")
         return decode_header_value(values[0]) if values else ""
 
     @cached_property
     def attachments(self) -> list[Attachment]:
-        from mailspy.message.mime import walk
-
         return walk(self.headers, self.body)
 
     def raw_header_block(self) -> bytes:

@@ -22,51 +22,18 @@ import io
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable
 from typing import BinaryIO
 
 from mailspy.message.decode import recover_text, unfold
+from mailspy.message.headers import header_fields, line_kind
 from mailspy.message.model import Envelope, Message
 
 MAX_LINE = 64 * 1024  # bytes read at a time: a line without newline stays bounded
 MAX_HEADER_BLOCK = 8 * 1024 * 1024
 SPOOL_THRESHOLD = 1024 * 1024  # bodies up to this size stay in memory
 
-_FIELD = re.compile(rb"([\x21-\x39\x3b-\x7e]+)[ \t]*:")
 _ADDRESS = re.compile(r"[^\s<>()\[\],;:\"@]+@[^\s<>()\[\],;:\"@]+")
 _ADDRESS_FIELD_LIMIT = 256 * 1024  # per header: getaddresses is not linear everywhere
-
-
-def line_kind(line: bytes) -> str:
-    """Where a line at line start puts us: "field", "continuation", "end" or "body"."""
-    if line in (b"\r\n", b"\n"):
-        return "end"
-    if line[:1] in (b" ", b"\t"):
-        return "continuation"
-    if _FIELD.match(line):
-        return "field"
-    return "body"
-
-
-def header_fields(lines: Iterable[bytes]) -> list[tuple[str, str]]:
-    """(name, value) pairs from the physical lines of a header block."""
-    fields: list[tuple[str, list[bytes]]] = []
-    for line in lines:
-        line = _strip_eol(line)
-        if line[:1] in (b" ", b"\t"):
-            if fields:
-                fields[-1][1].append(line)  # joined once below: no quadratic copying
-            continue
-        match = _FIELD.match(line)
-        if match:
-            fields.append((match.group(1).decode("ascii"), [line[match.end() :].lstrip(b" \t")]))
-    return [(name, b"\n".join(value).decode("utf-8", "surrogateescape")) for name, value in fields]
-
-
-def _strip_eol(line: bytes) -> bytes:
-    if line.endswith(b"\n"):
-        line = line[:-1]
-    return line[:-1] if line.endswith(b"\r") else line
 
 
 def read_message(fp: BinaryIO, envelope: Envelope | None = None) -> Message:

@@ -238,6 +238,28 @@ class TestListing:
     def test_trailing_garbage_after_the_end_record(self) -> None:
         assert members_of(make_zip([("a.exe", b"MZ")]) + b"\r\n--garbage--") == ("a.exe",)
 
+    def test_junk_between_the_directory_and_the_end_record(self) -> None:
+        # unzip finds the directory at its recorded offset; zipfile refuses this one.
+        data = make_zip([("a.txt", b"a"), ("inner.zip", _inner())])
+        end = data.rindex(b"PK\x05\x06")
+        shifted = data[:end] + b"J" * 20 + data[end:]
+        with pytest.raises(zipfile.BadZipFile):
+            zipfile.ZipFile(io.BytesIO(shifted))
+        assert members_of(shifted) == ("a.txt", "inner.zip", "inner.zip/x.exe")
+
+    def test_junk_between_the_directory_and_zip64_end_records(self) -> None:
+        data = as_zip64(make_zip([("a.txt", b"a"), ("b.exe", b"b")]))
+        record = data.rindex(b"PK\x06\x06")
+        shifted = data[:record] + b"J" * 20 + data[record:]
+        assert members_of(shifted) == ("a.txt", "b.exe")
+
+    def test_a_directory_offset_pointing_past_the_end_is_no_listing(self) -> None:
+        data = bytearray(make_zip([("a.txt", b"a")]))
+        end = data.rindex(b"PK\x05\x06")
+        struct.pack_into("<L", data, end + 16, 2**32 - 1)
+        data[end:end] = b"J" * 20
+        assert members_of(bytes(data)) == ()
+
     def test_archive_comment_and_member_comments(self) -> None:
         data = handmade_zip(
             [Raw(b"a.txt", b"a", comment=b"PK\x05\x06 fake end"), Raw(b"b.txt", comment=b"c")],

@@ -376,3 +376,50 @@ def test_filename_never_raises_nor_leaks_surrogates(value: str, header: str) -> 
     name = filename_of((header, "attachment; filename" + value))
     assert isinstance(name, str)
     assert not has_surrogate(name)
+
+
+# Raw 8-bit bytes inside encoded words, as Eudora writes them: whatever the
+# text and the charset, the word's own charset decodes the bytes.
+RAW_WORD_CHARSETS = {
+    "iso-8859-1": "".join(map(chr, [*range(0x20, 0x7F), *range(0xA0, 0x100)])),
+    "windows-1251": "абвгдеёжзийклмнопрстуфхцчшщъыьэюяЉЊЋЂЄІЇЎ№€ ",
+    "koi8-r": "АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯабвгд ",
+    "iso-8859-7": "αβγδεζηθικλμνξοπρστυφχψωΑΒΓΔΆΈ ",
+    "utf-8": "aé€日本𝄞 ",
+}
+
+
+def raw_q_word(text: str, charset: str) -> str:
+    """A Q word whose 8-bit bytes are left raw, as pymilter hands it over."""
+    out = bytearray(b"=?" + charset.encode() + b"?Q?")
+    for byte in text.encode(charset):
+        if byte == 0x20:
+            out += b"_"
+        elif byte < 0x20 or byte in b'?=_"\\\x7f':
+            out += b"=%02X" % byte
+        else:
+            out.append(byte)  # 8-bit bytes too: the point of the test
+    return escaped(bytes(out + b"?="))
+
+
+raw_words = st.sampled_from(sorted(RAW_WORD_CHARSETS)).flatmap(
+    lambda charset: st.tuples(
+        st.just(charset), st.text(alphabet=RAW_WORD_CHARSETS[charset], max_size=40)
+    )
+)
+
+
+@given(raw_words)
+def test_raw_8bit_bytes_in_an_encoded_word_decode_by_its_charset(word: tuple[str, str]) -> None:
+    charset, text = word
+    assert decode_header_value(raw_q_word(text, charset)) == text.strip(" \t")
+
+
+@given(raw_words, headers_text)
+def test_raw_8bit_bytes_in_a_filename_word_decode_by_its_charset(
+    word: tuple[str, str], noise: str
+) -> None:
+    charset, text = word
+    value = f'attachment; filename="{raw_q_word(text, charset)}"'
+    assert filename_of(("Content-Disposition", value)) == text.strip(" \t")
+    assert not has_surrogate(filename_of(("Content-Disposition", value + noise)))

@@ -164,12 +164,13 @@ class TestWhereAttachmentsAre:
         assert [(a.path, a.name) for a in found] == [("1", "bundle"), ("1.1", "a.txt")]
         assert found[0].size == len(bundle_body) - headers_end
 
-    def test_message_rfc822_in_base64_is_an_opaque_leaf(self) -> None:
+    def test_message_rfc822_in_base64_is_reported_and_descended(self) -> None:
         inner = as_message(named("hidden.exe", b"MZ"))
         part = attachment('attachment; filename="fwd.eml"', inner, content_type="message/rfc822")
         raw = as_message(multipart("B", [part]))
         assert [(a.path, a.name, a.size) for a in attachments(raw)] == [
-            ("1", "fwd.eml", len(inner))
+            ("1", "fwd.eml", len(inner)),
+            ("1.1", "hidden.exe", 2),
         ]
 
     def test_every_named_part_counts_inline_ones_too(self) -> None:
@@ -233,9 +234,11 @@ class TestNamesAndTypes:
         part = entity([("Content-Type", "garbage; name=a.txt")], b"x")
         assert only(as_message(multipart("B", [part]))).content_type == "text/plain"
 
-    def test_empty_name_is_no_attachment(self) -> None:
-        part = entity([("Content-Disposition", 'attachment; filename="  "')], b"x")
-        assert attachments(as_message(multipart("B", [part]))) == []
+    def test_blank_name_is_no_name(self) -> None:
+        inline = entity([("Content-Disposition", 'inline; filename="  "')], b"x")
+        assert attachments(as_message(multipart("B", [inline]))) == []
+        attached = entity([("Content-Disposition", 'attachment; filename="  "')], b"x")
+        assert names(as_message(multipart("B", [attached]))) == [""]
 
 
 class TestContent:

@@ -1,9 +1,10 @@
 """Generated hostile mail through the milter adapter (hypothesis).
 
 Three generators, each with the full set of checks of `Harness.send`:
-random header lists (hostile names and values, raw bytes), random MIME
-trees (random boundaries, transfer encodings, file names, broken closings,
-nesting, message/rfc822 wrappers) and hostile envelopes. The example counts
+random header lists (hostile names and values, raw bytes, encoded words
+holding raw 8-bit bytes), random MIME trees (random boundaries, transfer
+encodings, file names, broken closings, nesting, message/rfc822 wrappers,
+plain and base64-encoded) and hostile envelopes. The example counts
 are bounded so that the module runs in a few seconds; one Recorder serves
 every example, and every check is of what *that* example added.
 """
@@ -27,7 +28,10 @@ SETTINGS = settings(max_examples=60, deadline=None,
 PIECES = [b"\r\n", b"\n", b"\r", b"\t", b" ", b"\x00", b"\xff", b"\xc3\xa9", b"\xe2\x80\xa8",
           b"\xc2\x85", b"\x1b[2J", b"=?", b"?=", b"=?utf-8?q?", b"=?utf-8?b?", b"=0D=0A", b"=09",
           b"From ", b"\n\n", b":", b";", b'"', b"'", b"\\", b"--", b"boundary=", b"filename=",
-          b"*0*=", b"%0A", b"$(touch x)", b"`id`"]
+          b"*0*=", b"%0A", b"$(touch x)", b"`id`",
+          # raw 8-bit bytes inside encoded words, as Eudora writes them
+          b"=?iso-8859-1?q?Fr\xf6sche?=", b"=?koi8-r?Q?\xf0\xd2=C9\xd7?=",
+          b"=?iso-2022-jp?q?\x1b$B-b", b"\r\nbegin 644 a.exe\r\n#86)C\r\n"]
 
 raw_bytes = st.lists(st.one_of(st.sampled_from(PIECES), st.binary(max_size=16)),
                      max_size=10).map(b"".join)
@@ -64,7 +68,8 @@ file_names = st.one_of(st.text(max_size=30), raw_bytes.map(lambda b: b.decode("l
 def dispositions(draw: st.DrawFn) -> bytes | None:
     name = draw(file_names)
     raw = name.encode("utf-8", "surrogateescape")
-    form = draw(st.sampled_from(["quoted", "bare", "rfc2231", "word", "continued", "none"]))
+    form = draw(st.sampled_from(["quoted", "bare", "rfc2231", "word", "rawword", "continued",
+                                 "none"]))
     if form == "none":
         return None
     if form == "quoted":
@@ -75,6 +80,9 @@ def dispositions(draw: st.DrawFn) -> bytes | None:
         return b"attachment; filename*=UTF-8''" + urllib.parse.quote_from_bytes(raw).encode()
     if form == "word":
         return b'inline; filename="=?utf-8?b?' + base64.b64encode(raw) + b'?="'
+    if form == "rawword":  # 8-bit bytes left raw inside the word
+        charset = draw(st.sampled_from([b"iso-8859-1", b"koi8-r", b"utf-8", b"x-bogus"]))
+        return b'attachment; filename="=?' + charset + b"?q?" + raw + b'?="'
     half = len(raw) // 2
     return b'attachment; filename*0="' + raw[:half] + b'"; filename*1="' + raw[half:] + b'"'
 
@@ -122,9 +130,17 @@ def wrapped(child: Entity) -> Entity:
     return [(b"Content-Type", b"message/rfc822")], render(child)
 
 
+def wrapped_encoded(child: Entity) -> Entity:
+    """A forwarded message sent base64-encoded, as some mailers do."""
+    headers: RawHeaders = [(b"Content-Type", b"message/rfc822"),
+                           (b"Content-Transfer-Encoding", b"base64")]
+    return headers, base64.encodebytes(render(child)).replace(b"\n", b"\r\n")
+
+
 mime_trees = st.recursive(
     leaves(),
-    lambda inner: st.one_of(multiparts(st.lists(inner, max_size=4)), inner.map(wrapped)),
+    lambda inner: st.one_of(multiparts(st.lists(inner, max_size=4)), inner.map(wrapped),
+                            inner.map(wrapped_encoded)),
     max_leaves=12,
 )
 
