@@ -8,6 +8,8 @@ recorded while mailspy runs and, with the page's empty F=, still flows once it s
 
 from __future__ import annotations
 
+import os
+import pwd
 import re
 import shlex
 import sys
@@ -70,7 +72,11 @@ def test_the_documented_hookup_records_mail_and_lets_it_flow_when_mailspy_stops(
     rules = tmp_path / "rules.d"
     rules.mkdir()
     (rules / "all.rules").write_text('rule "all" { log-summary }')
-    summary = tmp_path / "summary.log"  # opened as root, before the user change
+    logs = run_socket_dir / "log"  # like /var/log/mailspy: the user's, opened after the drop
+    logs.mkdir()
+    account = pwd.getpwnam("postfix")
+    os.chown(logs, account.pw_uid, account.pw_gid)
+    summary = logs / "summary.log"
     argv = [sys.executable, "-m", "mailspy", "run", *args, "-d", str(rules),
             "-f", str(summary), "--spool-dir", str(run_socket_dir / "spool")]
     milter = milter_factory(argv, **({"socket_path": socket_path} if kind == "unix"
