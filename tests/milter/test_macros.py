@@ -10,7 +10,7 @@ ignores a list for end-of-message: mailspy asks at MAIL FROM and at DATA.
 from __future__ import annotations
 
 import Milter
-from Milter.testctx import TestCtx
+from Milter import testctx
 
 from mailspy.milter.adapter import MailspyMilter
 
@@ -19,7 +19,7 @@ from .conftest import FakeMTA
 HEADERS = [(b"From", b"ann@example.org"), (b"Subject", b"hi")]
 
 
-def asked(ctx: TestCtx) -> dict[int, set[bytes]]:
+def asked(ctx: testctx.TestCtx) -> dict[int, set[bytes]]:
     return {stage: names for stage, names in enumerate(ctx._symlist) if names is not None}
 
 
@@ -35,7 +35,8 @@ def test_the_asked_macros_reach_the_record(daemon, monkeypatch) -> None:
     recorder, _, _ = daemon('rule "all" { log-summary }')
     seen = []
     original = recorder.record
-    monkeypatch.setattr(recorder, "record", lambda m: (seen.append(m), original(m))[1])
+    monkeypatch.setattr(recorder, "record",
+                        lambda m, **kw: (seen.append(m), original(m, **kw))[1])
     mta = FakeMTA(queue_id="QQ9")
     mta.ctx._setsymval("{auth_authen}", "ann")
     mta.send("<a@x>", ["<b@y>"], HEADERS, b"hi\r\n")
@@ -49,9 +50,9 @@ def test_an_mta_that_takes_no_macro_list_still_negotiates(daemon, monkeypatch) -
     steps mailspy skips are still skipped."""
     daemon('rule "all" { when sender is "a@x" log-summary }')
     offer = [Milter.CURR_ACTS & ~Milter.SETSYMLIST, 0x1FFFFF, 0, 0]
-    monkeypatch.setattr(TestCtx, "default_opts", offer)
+    monkeypatch.setattr(testctx.TestCtx, "default_opts", offer)
     monkeypatch.setattr(Milter, "factory", MailspyMilter)
-    ctx = TestCtx()
+    ctx = testctx.TestCtx()
     assert ctx._negotiate() == Milter.CONTINUE
     assert asked(ctx) == {}
     assert ctx._protocol & Milter.P_NOCONNECT and ctx._protocol & Milter.P_NOHELO
