@@ -27,6 +27,7 @@ from mailspy.evaluate import Verdict, evaluate
 from mailspy.message.model import Message
 from mailspy.rules.compile import PlannedAction, RuleSet
 from mailspy.spool.deliver import Deliverer
+from mailspy.spool.entry import Job
 from mailspy.spool.store import Spool
 
 log = logging.getLogger("mailspy")
@@ -108,7 +109,8 @@ class Recorder:
         try:
             if not body_kept:
                 raise OSError("the body could not be stored as it arrived")
-            entry_id = self.spool.enqueue(message, copies)
+            jobs = [Job(a.name, a.target, [list(o) for o in a.options]) for a in copies]
+            entry_id = self.spool.enqueue(message, jobs)
         except OSError as exc:
             self.counters.spool_failures += 1
             what = ", ".join(f"{a.name} {a.target}" for a in copies)

@@ -12,38 +12,51 @@ import sys
 import time
 
 from mailspy.actions.clean import clean
-from mailspy.spool.entry import PENDING, Meta, read_meta
+from mailspy.spool.entry import PENDING, Meta, UnreadableEntryError, read_meta
 from mailspy.spool.store import DEAD_DIR, QUEUE, Spool, SpoolBusyError
 
 DEFAULT_SPOOL = "/var/spool/mailspy"
 
 
 def entries(spool: Spool) -> list[tuple[str, Meta]]:
-    found = []
+    """Every readable entry, queued then dead."""
+    return [(where, meta) for where, _, meta in everything(spool) if meta is not None]
+
+
+def everything(spool: Spool) -> list[tuple[str, str, Meta | None]]:
+    """(where, id, meta) of every entry; meta None for one that cannot be read."""
+    found: list[tuple[str, str, Meta | None]] = []
     for where in (QUEUE, DEAD_DIR):
         for entry_id in spool.ids(where):
             try:
-                meta = read_meta(spool.path(entry_id, where))
-            except (OSError, ValueError):
+                found.append((where, entry_id, read_meta(spool.path(entry_id, where))))
+            except UnreadableEntryError:
+                found.append((where, entry_id, None))
+            except OSError:
                 continue  # settled or moved while we looked
-            found.append((where, meta))
     return found
 
 
 def list_entries(spool: Spool, as_json: bool) -> int:
-    found = entries(spool)
+    found = everything(spool)
     if as_json:
-        print(json.dumps([_as_dict(where, meta) for where, meta in found], indent=1))
+        print(json.dumps([_as_dict(spool, where, entry_id, meta)
+                          for where, entry_id, meta in found], indent=1))
         return 0
     if not found:
         print(f"{spool.root}: no spooled copies")
         return 0
     now = time.time()
-    for where, meta in found:
+    for where, entry_id, meta in found:
+        if meta is None:
+            why = spool.reason(entry_id) or "cannot be read"
+            print(f"{entry_id}  {'DEAD ' if where == DEAD_DIR else 'queued'}  "
+                  f"{_age(now - _created(entry_id)):>6}  {clean(why)}")
+            continue
         env = meta.envelope
         state = "DEAD " if where == DEAD_DIR else "queued"
-        print(f"{meta.id}  {state}  {_age(now - meta.created):>6}  {env.get('queue_id') or '-'}"
-              f"  {clean(env.get('mail_from', ''))}")
+        print(f"{meta.id}  {state}  {_age(now - meta.created):>6}  {env.queue_id or '-'}"
+              f"  {clean(env.mail_from)}")
         for job in meta.jobs:
             detail = job.state
             if job.state == PENDING and job.attempts:
@@ -51,7 +64,7 @@ def list_entries(spool: Spool, as_json: bool) -> int:
             if job.last_error:
                 detail += f": {clean(job.last_error)}"
             print(f"    {job.action} {clean(job.target)}  [{detail}]")
-    queued = sum(1 for where, _ in found if where == QUEUE)
+    queued = sum(1 for where, _, _ in found if where == QUEUE)
     print(f"{queued} queued, {len(found) - queued} dead")
     return 0
 
@@ -72,20 +85,20 @@ def retry(spool: Spool, ids: list[str], every: bool) -> int:
                         job.next_try = 0.0
                     spool.save(meta)
             print(f"{entry_id}: queued for delivery")
-        except (SpoolBusyError, FileNotFoundError) as exc:
+        except (SpoolBusyError, FileNotFoundError, UnreadableEntryError) as exc:
             print(f"mailspy: {entry_id}: {_why(exc)}", file=sys.stderr)
             status = 1
     return status
 
 
 def drop(spool: Spool, ids: list[str], all_dead: bool) -> int:
-    targets = [(w, m.id) for w, m in entries(spool) if w == DEAD_DIR] if all_dead else \
+    targets = [(w, i) for w, i, _ in everything(spool) if w == DEAD_DIR] if all_dead else \
         [(DEAD_DIR if spool.path(i, DEAD_DIR).exists() else QUEUE, i) for i in ids]
     status = 0
     for where, entry_id in targets:
         try:
-            with spool.hold(entry_id, where, wait=False) as meta:
-                if meta is None:
+            with spool.locked(entry_id, where, wait=False) as there:
+                if not there:
                     raise FileNotFoundError
                 spool.drop(entry_id, where)
             print(f"{entry_id}: dropped")
@@ -98,14 +111,29 @@ def drop(spool: Spool, ids: list[str], all_dead: bool) -> int:
 def _why(exc: Exception) -> str:
     if isinstance(exc, FileNotFoundError):
         return "no such entry; see `mailspy spool list`"
+    if isinstance(exc, UnreadableEntryError):
+        return f"cannot be read ({exc}), so it cannot be delivered; remove it with " \
+               "`mailspy spool drop ID`"
     return f"{exc}; try again in a moment"
 
 
-def _as_dict(where: str, meta: Meta) -> dict:
-    return {"id": meta.id, "state": "dead" if where == DEAD_DIR else "queued",
-            "created": meta.created, "queue_id": meta.envelope.get("queue_id", ""),
-            "sender": meta.envelope.get("mail_from", ""),
-            "recipients": meta.envelope.get("rcpt_to", []),
+def _created(entry_id: str) -> float:
+    """An entry id starts with its creation time in nanoseconds."""
+    try:
+        return int(entry_id.split(".", 1)[0]) / 1e9
+    except ValueError:
+        return time.time()
+
+
+def _as_dict(spool: Spool, where: str, entry_id: str, meta: Meta | None) -> dict:
+    state = "dead" if where == DEAD_DIR else "queued"
+    if meta is None:
+        return {"id": entry_id, "state": state, "created": _created(entry_id),
+                "unreadable": spool.reason(entry_id) or "cannot be read", "copies": []}
+    return {"id": meta.id, "state": state,
+            "created": meta.created, "queue_id": meta.envelope.queue_id,
+            "sender": meta.envelope.mail_from,
+            "recipients": meta.envelope.rcpt_to,
             "copies": [{"action": j.action, "target": j.target, "state": j.state,
                         "attempts": j.attempts, "next_try": j.next_try,
                         "last_error": j.last_error} for j in meta.jobs]}

@@ -12,11 +12,13 @@ missing or empty, means the original's behaviour.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from mailspy.diagnostics import Position, error
+from mailspy.diagnostics import Position, error, warning
 from mailspy.rules.ast import Action, Rule
+from mailspy.rules.check import program_problem
 from mailspy.rules.compile import Defaults, RuleSet, compile_rules
 from mailspy.rules.load import LoadResult, load_rules, rules_files
 
@@ -34,6 +36,27 @@ class RulesConfig:
 
 
 def load_running_rules(config: RulesConfig) -> LoadResult:
+    """The rules to run, with every problem; checked like rules files, -P included."""
+    result = _load(config)
+    if config.pipe_command is not None:
+        result.diagnostics[:0] = _pipe_problems(config.pipe_command)
+    return result
+
+
+def _pipe_problems(command: str) -> list:
+    """-P is checked like a rules file's pipe command: at start and on SIGHUP."""
+    try:
+        words = shlex.split(command)
+    except ValueError as exc:
+        return [error(COMMAND_LINE, f"-P {command!r}: cannot split the command into words: "
+                                    f"{exc}; quote it as a POSIX shell would")]
+    if not words:
+        return [error(COMMAND_LINE, "-P: the command is empty")]
+    problem = program_problem(command)
+    return [warning(COMMAND_LINE, f"-P: {problem}")] if problem else []
+
+
+def _load(config: RulesConfig) -> LoadResult:
     directory = Path(config.rules_dir)
     if config.explicit and not directory.is_dir():
         ruleset, _ = compile_rules([], config.defaults)

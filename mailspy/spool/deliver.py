@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from mailspy.actions.maildir import deliver
 from mailspy.actions.pipe import run_pipe, status
 from mailspy.message.model import Message
-from mailspy.spool.entry import DEAD, DONE, PENDING, Job, Meta, read_meta
-from mailspy.spool.store import QUEUE, Spool
+from mailspy.spool.entry import DEAD, DONE, PENDING, Job, Meta, UnreadableEntryError, read_meta
+from mailspy.spool.store import DEAD_DIR, QUEUE, Spool
 from mailspy.supervise import supervised
 
 log = logging.getLogger("mailspy")
@@ -58,8 +58,11 @@ def run_copy(job: Job, message: Message, key: str, settings: DeliverySettings,
     run (a fresh entry of this daemon, never tried): the Maildir is then not
     searched for the copy's key."""
     if job.action == "pipe-to-command":
-        result = run_pipe(job.target, message, timeout=settings.pipe_timeout,
-                          extra_env={"MAILSPY_SPOOL_ID": key})
+        try:
+            result = run_pipe(job.target, message, timeout=settings.pipe_timeout,
+                              extra_env={"MAILSPY_SPOOL_ID": key})
+        except ValueError as exc:  # a command that cannot be split into words
+            return Outcome(False, False, f"cannot run {job.target!r}: {exc}")
         if result.ok:
             return Outcome(True)
         temporary = result.timed_out or result.returncode in (EX_TEMPFAIL,) \
@@ -88,6 +91,7 @@ class Deliverer:
         self._running: set[str] = set()
         self._fresh: set[str] = set()  # spooled by this daemon, no copy tried yet
         self._busy_wait: dict[str, float] = {}  # entries whose target was busy
+        self._failures: dict[str, int] = {}  # attempts that broke down, per entry
         self._stopping = False
         self._targets: dict[tuple[str, str], threading.Semaphore] = defaultdict(
             lambda: threading.BoundedSemaphore(settings.per_target))
@@ -133,7 +137,7 @@ class Deliverer:
         try:
             meta = read_meta(self.spool.path(entry_id))
         except (OSError, ValueError):
-            return  # settled or moved meanwhile
+            return  # settled or moved meanwhile, or unreadable: its worker buries it
         # copies never tried have next_try 0 on disk while they wait for a busy
         # target in memory: only a tried copy's time on disk says something new
         due = min((j.next_try for j in meta.pending if j.attempts), default=planned)
@@ -208,9 +212,11 @@ class Deliverer:
         retry_at = None
         try:
             retry_at = self._deliver_entry(entry_id)
-        except Exception:
-            log.exception("spool entry %s: delivery failed; retrying later", entry_id)
-            retry_at = time.time() + self.settings.retry_base
+            self._failures.pop(entry_id, None)
+        except UnreadableEntryError as exc:
+            self._bury(entry_id, f"cannot be read: {exc}")
+        except Exception as exc:
+            retry_at = self._failed(entry_id, exc)
         finally:
             with self._state:
                 self._running.discard(entry_id)
@@ -221,6 +227,29 @@ class Deliverer:
             if retry_at is not None and not self._stopping:
                 self.submit(entry_id, retry_at)
             self._free.release()
+
+    def _failed(self, entry_id: str, exc: Exception) -> float | None:
+        """An attempt that broke down outside any copy (the state could not be
+        saved, say): retried like a temporary failure, and as boundedly."""
+        failures = self._failures[entry_id] = self._failures.get(entry_id, 0) + 1
+        if failures >= self.settings.max_attempts:
+            self._bury(entry_id, f"gave up after {failures} failed attempts: "
+                       f"{type(exc).__name__}: {exc}")
+            return None
+        log.error("spool entry %s: delivery failed (attempt %d), retrying later: %s",
+                  entry_id, failures, exc, exc_info=not isinstance(exc, OSError))
+        return time.time() + self.settings.retry_base
+
+    def _bury(self, entry_id: str, reason: str) -> None:
+        self._failures.pop(entry_id, None)
+        try:
+            self.spool.bury(entry_id, reason)
+        except OSError as exc:
+            log.error("spool entry %s %s, and cannot be moved to %s: %s", entry_id, reason,
+                      DEAD_DIR, exc)
+            return
+        log.error("spool entry %s %s; moved to %s/ (see mailspy spool list)", entry_id,
+                  reason, DEAD_DIR)
 
     def _deliver_entry(self, entry_id: str) -> float | None:
         """Run what is due; the time to come back, or None when the entry is settled."""
@@ -264,7 +293,7 @@ class Deliverer:
         return True
 
     def _record(self, meta: Meta, job: Job, outcome: Outcome) -> None:
-        qid = meta.envelope.get("queue_id") or "NOQUEUE"
+        qid = meta.envelope.queue_id or "NOQUEUE"
         job.attempts += 1
         if outcome.ok:
             job.state, job.last_error = DONE, ""

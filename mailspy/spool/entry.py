@@ -36,13 +36,17 @@ class Job:
     last_error: str = ""
 
 
+class UnreadableEntryError(ValueError):
+    """A spool entry that is not one, or is damaged: it can only be given up."""
+
+
 @dataclass
 class Meta:
     id: str
     created: float
     received_at: float
     body_size: int
-    envelope: dict
+    envelope: Envelope
     jobs: list[Job]
 
     @property
@@ -56,14 +60,8 @@ class Meta:
     def from_json(cls, data: bytes) -> Meta:
         raw = json.loads(data)
         raw["jobs"] = [Job(**j) for j in raw["jobs"]]
+        raw["envelope"] = Envelope(**raw["envelope"])
         return cls(**raw)
-
-    def envelope_object(self) -> Envelope:
-        return Envelope(**self.envelope)
-
-
-def envelope_dict(envelope: Envelope) -> dict:
-    return asdict(envelope)
 
 
 def encode_headers(headers: list[tuple[str, str]]) -> bytes:
@@ -92,13 +90,20 @@ def write_entry(out: BinaryIO, meta: Meta, message: Message, chunk: int) -> None
 
 
 def read_meta(path: Path) -> Meta:
-    """The entry's envelope and jobs, with the jobs' latest state when there is one."""
+    """The entry's envelope and jobs, with the jobs' latest state when there is one.
+
+    Raises UnreadableEntryError for a file that is not an entry or is
+    damaged, OSError when it cannot be read at all."""
     with open(path, "rb") as fp:
         if fp.readline() != MAGIC:
-            raise ValueError(f"{path} is not a mailspy spool entry")
-        meta = Meta.from_json(fp.readline())
-    with contextlib.suppress(FileNotFoundError):
-        meta.jobs = [Job(**j) for j in json.loads(state_path(path).read_bytes())]
+            raise UnreadableEntryError("not a mailspy spool entry")
+        first = fp.readline()
+    try:
+        meta = Meta.from_json(first)
+        with contextlib.suppress(FileNotFoundError):
+            meta.jobs = [Job(**j) for j in json.loads(state_path(path).read_bytes())]
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise UnreadableEntryError(f"damaged: {type(exc).__name__}: {exc}") from exc
     return meta
 
 
@@ -176,5 +181,5 @@ def open_message(path: Path, meta: Meta) -> Message:
     fp.readline()
     headers = decode_headers(fp.readline())
     body = BodySlice(fp, fp.tell())
-    return Message(meta.envelope_object(), headers, body, meta.body_size,  # type: ignore[arg-type]
+    return Message(meta.envelope, headers, body, meta.body_size,  # type: ignore[arg-type]
                    meta.received_at)

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from mailspy import safefs
 from mailspy.message.model import Message
-from mailspy.rules.compile import PlannedAction
 from mailspy.spool.entry import (
     DEAD,
     DONE,
@@ -25,7 +24,6 @@ from mailspy.spool.entry import (
     Job,
     Meta,
     create,
-    envelope_dict,
     fsync_dir,
     open_message,
     read_meta,
@@ -36,6 +34,7 @@ from mailspy.spool.entry import (
 )
 
 QUEUE, DEAD_DIR, TMP = "queue", "dead", "tmp"
+REASON = ".reason"  # beside an entry given up as a whole: why
 CHUNK = 1024 * 1024
 _sequence = itertools.count(1)
 
@@ -89,10 +88,11 @@ class Spool:
             path.unlink(missing_ok=True)
             removed += 1
         for where in (QUEUE, DEAD_DIR):
-            for path in (self.root / where).glob("*.state*"):
-                entry = path.name.split(".state", 1)[0]
-                if not (self.root / where / entry).exists():
-                    path.unlink(missing_ok=True)
+            for pattern, mark in (("*.state*", ".state"), (f"*{REASON}", REASON)):
+                for path in (self.root / where).glob(pattern):
+                    entry = path.name.split(mark, 1)[0]
+                    if not (self.root / where / entry).exists():
+                        path.unlink(missing_ok=True)
         return removed
 
     def ids(self, where: str = QUEUE) -> list[str]:
@@ -101,19 +101,19 @@ class Spool:
             names = os.listdir(self.root / where)
         except FileNotFoundError:
             return []
-        return sorted(n for n in names if "." in n and not n.endswith((".state", ".new")))
+        return sorted(n for n in names if "." in n and not n.endswith((".state", ".new", REASON)))
 
     def path(self, entry_id: str, where: str = QUEUE) -> Path:
         return self.root / where / entry_id
 
     # -- writing an entry ----------------------------------------------------
 
-    def enqueue(self, message: Message, actions: list[PlannedAction]) -> str:
+    def enqueue(self, message: Message, jobs: list[Job]) -> str:
+        """Spool the message with the copies it owes; durable once this returns."""
         entry_id = f"{time.time_ns():020d}.{os.getpid()}.{next(_sequence)}"
         staging = self.root / TMP / entry_id
-        jobs = [Job(a.name, a.target, [list(o) for o in a.options]) for a in actions]
         meta = Meta(entry_id, time.time(), message.received_at, message.body_size,
-                    envelope_dict(message.envelope), jobs)
+                    message.envelope, jobs)
         try:
             with create(staging) as out:
                 write_entry(out, meta, message, CHUNK)
@@ -129,25 +129,33 @@ class Spool:
     # -- working on an entry -------------------------------------------------
 
     @contextlib.contextmanager
-    def hold(self, entry_id: str, where: str = QUEUE, wait: bool = True) -> Iterator[Meta | None]:
-        """Lock an entry and load it; None when it is gone (dropped meanwhile)."""
+    def locked(self, entry_id: str, where: str = QUEUE, wait: bool = True) -> Iterator[bool]:
+        """Lock an entry against every other worker and command; False when it is
+        gone (settled or dropped meanwhile)."""
         try:
             fd = os.open(self.path(entry_id, where), os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
-            yield None
+            yield False
             return
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
             except BlockingIOError:
                 raise SpoolBusyError(f"entry {entry_id} is being worked on") from None
-            try:
-                meta = read_meta(self.path(entry_id, where))
-            except FileNotFoundError:
-                meta = None  # settled by the holder before us
-            yield meta
+            yield self.path(entry_id, where).exists()
         finally:
             os.close(fd)
+
+    @contextlib.contextmanager
+    def hold(self, entry_id: str, where: str = QUEUE, wait: bool = True) -> Iterator[Meta | None]:
+        """Lock an entry and load it; None when it is gone (dropped meanwhile).
+        An entry that cannot be read raises UnreadableEntryError."""
+        with self.locked(entry_id, where, wait) as there:
+            meta = None
+            if there:
+                with contextlib.suppress(FileNotFoundError):  # settled before our lock
+                    meta = read_meta(self.path(entry_id, where))
+            yield meta
 
     def open_message(self, meta: Meta, where: str = QUEUE) -> Message:
         return open_message(self.path(meta.id, where), meta)
@@ -173,12 +181,27 @@ class Spool:
                 job.state, job.attempts, job.next_try = PENDING, 0, 0.0
         self.save(meta, DEAD_DIR)
         self._move(meta.id, DEAD_DIR, QUEUE)
+        (self.root / DEAD_DIR / f"{meta.id}{REASON}").unlink(missing_ok=True)
 
     def drop(self, entry_id: str, where: str) -> None:
         """The entry first: a state file left alone is an orphan, removed at start;
         an entry left without its state would make every copy again."""
         self.path(entry_id, where).unlink()
         state_path(self.path(entry_id, where)).unlink(missing_ok=True)
+        (self.root / where / f"{entry_id}{REASON}").unlink(missing_ok=True)
+
+    def bury(self, entry_id: str, reason: str) -> None:
+        """Give up an entry that cannot be delivered at all (one that cannot be
+        read, say): it goes to dead/, with the reason beside it in ID.reason."""
+        write_durably(self.root / DEAD_DIR / f"{entry_id}{REASON}", reason.encode() + b"\n")
+        self._move(entry_id, QUEUE, DEAD_DIR)
+
+    def reason(self, entry_id: str) -> str:
+        """Why an entry was buried, or ""."""
+        try:
+            return (self.root / DEAD_DIR / f"{entry_id}{REASON}").read_text().strip()
+        except OSError:
+            return ""
 
     def _move(self, entry_id: str, source: str, target: str) -> None:
         """The state is copied ahead, the entry moved, the old state removed: a crash

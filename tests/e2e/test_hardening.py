@@ -191,3 +191,13 @@ def test_a_connection_flood_under_the_usual_descriptor_limit_stops_no_mail(
     assert len(lines(setup.summary)) == 3
     assert postfix.count_deferred() == 0
     assert "Traceback" not in milter.output()
+
+
+def test_a_dash_p_command_that_cannot_be_split_stops_the_start(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "mailspy", "-p", "inet:1@127.0.0.1",
+                           "-P", "/bin/cat 'unbalanced", "-f", str(tmp_path / "log"),
+                           "--spool-dir", str(tmp_path / "spool")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "-P \"/bin/cat 'unbalanced\": cannot split the command into words: " \
+        "No closing quotation" in done.stderr

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from mailspy.message.model import Envelope, Message
-from mailspy.rules.compile import PlannedAction
 from mailspy.spool.deliver import Deliverer, DeliverySettings
+from mailspy.spool.entry import Job
 from mailspy.spool.store import Spool
 
 
@@ -22,12 +22,12 @@ def make_message(subject: str = "hello", body: bytes = b"line one\r\nline two\r\
     return Message(envelope, headers, io.BytesIO(body), len(body), received_at=1795701780.0)
 
 
-def maildir(target: Path) -> PlannedAction:
-    return PlannedAction("archive-to-maildir", str(target))
+def maildir(target: Path) -> Job:
+    return Job("archive-to-maildir", str(target))
 
 
-def pipe(command: str) -> PlannedAction:
-    return PlannedAction("pipe-to-command", command)
+def pipe(command: str) -> Job:
+    return Job("pipe-to-command", command)
 
 
 @pytest.fixture

@@ -358,3 +358,48 @@ def test_entries_and_states_are_0600_whatever_the_umask(spool: Spool, tmp_path):
         os.umask(previous)
     modes = {p.name: p.stat().st_mode & 0o777 for p in (spool.root / "queue").iterdir()}
     assert modes == {entry: 0o600, f"{entry}.state": 0o600}
+
+
+def test_an_entry_that_cannot_be_read_is_given_up_with_its_reason(spool: Spool, deliverers,
+                                                                  caplog):
+    broken = spool.path("01796000000000000000.1.1")
+    broken.write_bytes(b"MAILSPY-SPOOL 1\n{not json\n")
+    deliverers()
+    eventually(lambda: spool.ids(DEAD_DIR) == [broken.name])
+    assert spool.ids() == []
+    assert spool.reason(broken.name).startswith("cannot be read: damaged")
+    [error] = [r for r in caplog.records if "moved to dead/" in r.getMessage()]
+    assert error.levelname == "ERROR"
+    from tests.command import mailspy
+
+    listing = mailspy("spool", "--spool-dir", str(spool.root), "list")
+    assert f"{broken.name}  DEAD" in listing.stdout and "cannot be read" in listing.stdout
+    dropped = mailspy("spool", "--spool-dir", str(spool.root), "drop", "--all-dead")
+    assert dropped.returncode == 0 and spool.ids(DEAD_DIR) == []
+
+
+def test_an_attempt_that_keeps_breaking_down_is_given_up_after_max_attempts(
+        spool: Spool, deliverers, tmp_path, monkeypatch):
+    """Not a loop forever: a failure outside any copy (the state never saves) is
+    retried like a temporary failure, and as boundedly."""
+    monkeypatch.setattr(spool, "save", lambda meta, where="queue": (_ for _ in ()).throw(
+        OSError(28, "No space left on device")))
+    deliverer = deliverers(max_attempts=3)
+    entry = spool.enqueue(make_message("stuck"), [maildir(tmp_path / "md")])
+    deliverer.submit(entry)
+    eventually(lambda: spool.ids(DEAD_DIR) == [entry])
+    assert spool.reason(entry) == ("gave up after 3 failed attempts: OSError: "
+                                   "[Errno 28] No space left on device")
+    assert len(list(mailbox.Maildir(tmp_path / "md", create=False))) == 1  # made once
+
+
+def test_a_pipe_command_that_cannot_be_split_is_given_up_not_retried(spool: Spool,
+                                                                     deliverers):
+    deliverer = deliverers()
+    entry = spool.enqueue(make_message(), [pipe("/bin/cat 'unbalanced")])
+    deliverer.submit(entry)
+    eventually(lambda: spool.ids(DEAD_DIR) == [entry])
+    with spool.hold(entry, DEAD_DIR) as meta:
+        [job] = meta.jobs
+    assert (job.state, job.attempts) == (DEAD, 1)
+    assert "No closing quotation" in job.last_error
