@@ -12,7 +12,7 @@ APT_PACKAGES := libmilter-dev postfix procmail gcc python3-dev python3-venv \
                 libpython3.11-testsuite
 PYTEST_ARGS ?=
 
-.PHONY: test run deps apt lint wheel clean bench fuzz sendmail
+.PHONY: test test-fast run deps apt lint wheel clean bench fuzz sendmail
 
 test: deps sendmail
 	$(VENV)/bin/ruff check .
@@ -24,6 +24,11 @@ test: deps sendmail
 # lists are empty, as on a fresh machine).
 sendmail: deps
 	$(PY) -m tests.e2e.sendmail
+
+# What a contributor runs after each change: no MTA, nothing marked slow.
+test-fast: deps
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q -m "not postfix and not sendmail and not slow" $(PYTEST_ARGS)
 
 # The daemon in the foreground with the repository's rules; every log and
 # Maildir lands under ./var/ (--root), the milter listens on loopback.

@@ -117,6 +117,7 @@ def test_mailspy_no_reply_steps_are_not_waited_for(tmp_path: Path) -> None:
     assert "to=<cfo@example.net>" in summary
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not postfix_available(), reason="postfix is not installed (make deps)")
 def test_smoke_run_prints_every_row(tmp_path: Path) -> None:
     report = tmp_path / "performance.md"

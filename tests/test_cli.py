@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.command import mailspy
+from tests.command import mailspy, mailspy_process
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -183,6 +183,8 @@ def test_test_rules_on_a_hostile_message_never_tracebacks(rules_dir, tmp_path):
 def test_unknown_subcommand_and_help():
     assert mailspy("frobnicate").returncode == 2
     assert "check-rules" in mailspy("--help").stdout
+    entry_point = mailspy_process("--help")  # `python -m mailspy` itself
+    assert entry_point.returncode == 0 and "check-rules" in entry_point.stdout
 
 
 def test_original_usage_is_run():

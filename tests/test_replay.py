@@ -80,6 +80,7 @@ def test_the_table_and_the_json(tmp_path, rules_dir):
     assert lines[2].split() == ["rule", "matched", "examples"]
     assert lines[4].split("  ")[0] == "bank" and " 7  Invoice " in lines[4]
     assert "7/7 messages" in table.stderr  # the progress bar, on stderr
+    assert table.stderr.count(" messages ") == 1  # once, not once per redraw and at the end
     data = json.loads(mailspy("replay", "-d", str(rules_dir), "--json", str(folder)).stdout)
     assert data["messages"] == 7
     assert [(r["rule"], r["matched"]) for r in data["rules"]] == \

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
 from mailspy.actions.clean import clean
 from mailspy.evaluate import evaluate
@@ -106,11 +106,11 @@ class Progress:
 
     WIDTH = 30
 
-    def __init__(self, stream=sys.stderr) -> None:
-        self.stream = stream
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
         self.started = time.monotonic()
-        self.shown = 0.0
-        self.tty = stream.isatty()
+        self.shown = self.started  # a run shorter than a redraw shows its result once
+        self.tty = self.stream.isatty()
         self.total = 0
 
     def update(self, count: int) -> None:

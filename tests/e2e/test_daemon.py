@@ -13,12 +13,12 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.disks import fill
+from tests.waiting import eventually
 
 from .mta import MTA, MTAFactory
 from .postfix import (
@@ -52,14 +52,6 @@ FORGING = (
 
 def body_size(message: bytes) -> int:
     return len(message.split(b"\r\n\r\n", 1)[1])
-
-
-def eventually(check: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.1)
 
 
 def lines(path: Path) -> list[list[str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -66,6 +67,7 @@ def naive(ruleset, msg):
     return fired
 
 
+@pytest.mark.slow
 @settings(max_examples=600, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(rules=RULES, messages=st.lists(MESSAGES, min_size=1, max_size=4))
@@ -123,6 +125,7 @@ def test_glob_shapes():
     assert glob_shape("a?c") == (SCAN, "")
 
 
+@pytest.mark.slow
 def test_ten_thousand_rules_touch_only_a_few_per_message(tmp_path):
     lines = [f'rule "r{i}" {{ when sender is "user{i}@example.org" or attachment matches '
              f'"*.ext{i}" or subject contains "token{i}x" log-summary }}' for i in range(10_000)]

@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import mailbox
 import os
-import time
 from pathlib import Path
 
 import pytest
 
 from mailspy.spool.entry import DEAD, DONE, PENDING
 from mailspy.spool.store import DEAD_DIR, Spool, SpoolBusyError
+from tests.waiting import eventually
 
 from .conftest import maildir, make_message, pipe
-
-
-def eventually(check, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.05)
 
 
 def script(path: Path, text: str) -> Path:
@@ -239,16 +232,26 @@ def test_one_slow_target_runs_at_most_per_target_copies_at_once(spool, deliverer
     assert log.read_text() == "start\nend\n" * 4  # never two starts in a row
 
 
+def blocking(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A pipe command that notes its start and then waits until the test releases it."""
+    started, release = tmp_path / "started", tmp_path / "release"
+    command = script(tmp_path / "blocking", f"cat >/dev/null\necho x >> {started}\n"
+                     f"while [ ! -e {release} ]; do sleep 0.05; done\n")
+    return command, started, release
+
+
 def test_a_slow_target_does_not_hold_up_the_others(spool, deliverers, tmp_path):
-    slow = script(tmp_path / "slow", "sleep 3\n")
+    slow, started, release = blocking(tmp_path)
     deliverer = deliverers(workers=2, per_target=1)
-    deliverer.submit(spool.enqueue(make_message("slow"), [pipe(str(slow))]))
-    time.sleep(0.2)
-    started = time.monotonic()
+    held = spool.enqueue(make_message("slow"), [pipe(str(slow))])
+    deliverer.submit(held)
+    eventually(started.exists)
     deliverer.submit(spool.enqueue(make_message("fast"), [maildir(tmp_path / "md")]))
     eventually(lambda: (tmp_path / "md" / "new").exists()
                and len(os.listdir(tmp_path / "md" / "new")) == 1)
-    assert time.monotonic() - started < 3
+    assert spool.ids() == [held]  # the slow copy is still being made
+    release.touch()
+    eventually(lambda: spool.ids() == [])
 
 
 def test_a_fresh_copy_does_not_search_the_maildir_but_a_resumed_one_does(
@@ -293,16 +296,23 @@ def test_retry_from_the_cli_makes_a_waiting_copy_due_at_the_next_scan(spool, del
 
 def test_copies_waiting_for_a_busy_target_are_not_polled_hot(spool, deliverers, tmp_path,
                                                               monkeypatch):
-    slow = script(tmp_path / "slow", "sleep 1\n")
-    holds = []
+    """Each copy waiting for a busy command looks again after a doubling pause: by the
+    time every one waits 1.6 s between looks, each has looked at most six times (it
+    was about 40 looks per second per waiting copy before the backoff)."""
+    slow, started, release = blocking(tmp_path)
+    holds: list[str] = []
     real_hold = Spool.hold
-    monkeypatch.setattr(Spool, "hold", lambda self, *a, **k: holds.append(1) or
-                        real_hold(self, *a, **k))
+    monkeypatch.setattr(Spool, "hold", lambda self, entry_id, *a, **k: holds.append(entry_id)
+                        or real_hold(self, entry_id, *a, **k))
     deliverer = deliverers(workers=4, per_target=1)
-    for i in range(10):
-        deliverer.submit(spool.enqueue(make_message(str(i)), [pipe(str(slow))]))
-    time.sleep(3)
-    assert len(holds) < 60  # it was about 40 per second per waiting entry before backoff
+    entries = [spool.enqueue(make_message(str(i)), [pipe(str(slow))]) for i in range(10)]
+    for entry in entries:
+        deliverer.submit(entry)
+    eventually(started.exists)
+    waiting = set(entries) - {holds[0]}
+    eventually(lambda: all(deliverer._busy_wait.get(e, 0) >= 1.6 for e in waiting), 30)
+    assert max(holds.count(e) for e in waiting) <= 6
+    release.touch()
 
 
 def test_a_copy_made_before_the_state_could_be_saved_is_not_made_again(
