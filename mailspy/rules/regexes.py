@@ -150,14 +150,26 @@ def parse_regex(pattern: str, flags: int, quiet: bool = True):
     """The pattern as the stdlib's own regex parser sees it: (opcode, argument) items and
     `.state.flags`. A private API, used only to look closer (index anchors, warnings,
     brackets to escape): any surprise gives None, and the caller looks no closer.
-    `quiet` silences the parser's FutureWarnings (check-rules reports them itself)."""
+    `quiet` silences the parser's FutureWarnings (check-rules reports them itself).
+    Callers only read the result, so the quiet parses are cached: checking one regex
+    looks at it three ways."""
+    if quiet:
+        return _quiet_parse(pattern, flags)
+    return _parse(pattern, flags)
+
+
+@lru_cache(maxsize=1024)
+def _quiet_parse(pattern: str, flags: int):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _parse(pattern, flags)
+
+
+def _parse(pattern: str, flags: int):
     try:
         from re import _parser
 
-        with warnings.catch_warnings():
-            if quiet:
-                warnings.simplefilter("ignore")
-            return _parser.parse(pattern, flags)
+        return _parser.parse(pattern, flags)
     except Exception:
         return None
 
