@@ -110,3 +110,27 @@ def test_another_connection_is_answered_while_a_hostile_regex_runs(hostile_daemo
             "the hostile message was answered first", hostile.reply, hostile.error)
     finally:
         hostile.close()
+
+
+def test_a_search_that_runs_out_of_time_is_logged_and_the_mail_accepted(tmp_path: Path):
+    rules = tmp_path / "rules.d"
+    rules.mkdir()
+    (rules / "a.rules").write_text(HOSTILE_RULES)
+    milter = start_mailspy(rules, tmp_path / "mailspy", "--regex-timeout", "0.05")
+    try:
+        address = ("127.0.0.1", milter.port)
+        reply, _ = deliver(address, mail(HOSTILE_SUBJECT, "HOSTILE2"))
+        assert reply.code == SMFIR_ACCEPT
+        reply, _ = deliver(address, mail("a" * 60, "HARMLESS"))
+        assert reply.code == SMFIR_ACCEPT
+    finally:
+        milter.stop()
+    log = milter.output()
+    assert "WARNING" in log
+    [line] = [line for line in log.splitlines() if "gave up" in line]
+    assert "HOSTILE2: rule 'hostile' (" in line
+    assert "a.rules:1:1) not matched: its regex /^(a|aa)+$/ gave up on subject after " \
+        "0.05 s (--regex-timeout)" in line
+    # the rule "everything" still recorded both messages
+    summary = (tmp_path / "mailspy" / "summary.log").read_text().splitlines()
+    assert len(summary) == 2
