@@ -35,6 +35,8 @@ PER_MESSAGE = 10  # a message's searches may take this many timeouts in all
 # The engine writes out a repeat's required copies (x{1000000} costs it 260 MB and a
 # second to compile; re keeps a count): more than this many in one pattern is refused.
 MAX_COPIES = 10_000
+_TOO_DEEP = ("groups nested too deeply for mailspy's regex engine (it reads about 150 "
+             "levels); write the regex with fewer levels of parentheses")
 
 
 def regex_flags(letters: str) -> int:
@@ -123,6 +125,8 @@ def compile_pattern(source: str, flags: int) -> RulePattern:
         except re.error as exc:
             raise PatternError(f"invalid regular expression: {exc.msg}", exc.pos or 0) \
                 from None
+        except RecursionError:
+            raise PatternError(_TOO_DEEP, 0) from None
     copies = required_copies(source, flags)
     if copies > MAX_COPIES:
         raise PatternError(f"repeat counts too large: this regex requires {copies:,} copies "
@@ -136,6 +140,8 @@ def compile_pattern(source: str, flags: int) -> RulePattern:
             engine_flags |= engine_flag
     try:
         engine = regex.compile(text, engine_flags)
+    except RecursionError:
+        raise PatternError(_TOO_DEEP, 0) from None
     except (regex.error, OverflowError, ValueError) as exc:
         pos = getattr(exc, "pos", None) or 0
         pos -= sum(1 for at in inserted if at < pos)

@@ -164,6 +164,12 @@ def test_dotless_and_dotted_i_ignoring_case_draw_a_warning(problems):
     assert problems('rule "a" { when subject matches /b\u0131lg/ log-summary }') == []
 
 
+def test_groups_nested_too_deeply_for_the_engine_are_an_error_not_a_crash(problems):
+    nested = "(?:" * 300 + "a" + ")" * 300
+    [found] = problems(f'rule "a" {{ when subject matches /{nested}/ log-summary }}')
+    assert found.startswith("00-file.rules:1:34: error: groups nested too deeply")
+
+
 def test_the_engines_errors_point_into_the_pattern_as_written():
     with pytest.raises(PatternError) as raised:
         compile_pattern("a{2}(b", 0)
