@@ -58,6 +58,13 @@ median of the repetitions; mailspy and its baseline run in turns, the order alte
   the spool. The client times SMFIC_BODYEOB sent to reply received, one message at a
   time; the baseline column is the same daemon and messages before any pipe matched.
   The spool lives in the run's folder under /tmp: fsync costs what it costs there.
+- **H**: mailspy with a rule `subject matches /^(a|aa)+$/` and `--regex-timeout 0.25`;
+  one connection sends, back to back, a message whose subject (60 a's and a "!") makes
+  that search run until the timeout stops it, while a second connection sends the corpus
+  one message at a time. SMFIC_BODYEOB to reply as for E; the baseline column is the
+  same daemon and messages with no hostile connection, in alternating phases. The figure
+  is a ratio of means, which a few long stalls would dominate: with a regex engine that
+  held the interpreter lock, every message arriving during a search waited for its end.
 - **M**: the 1,000-rule daemon's peak resident memory (`VmHWM` in /proc, reset through
   `clear_refs` just before) while one message carrying a base64 attachment of the
   stated size as sent streams through it, minus its `VmRSS` just before. MB = 10^6 bytes.

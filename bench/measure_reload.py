@@ -46,7 +46,7 @@ def reload_row(workdir: Path, corpus: Sequence[Mail], sizes: Sizes,
                  f"({took:.1f} s, {len(during)} messages): {_describe(during)}")
     finally:
         milter.stop(timeout=30)
-    return Row("H", f"end-of-message answer while {sizes.reload_rules:,} rules reload "
+    return Row("RL", f"end-of-message answer while {sizes.reload_rules:,} rules reload "
                "(SIGHUP), one message at a time: p99 during the reload ÷ p99 without one",
                f"{_describe(during)}; reload {took:.1f} s", "no reload: " + _describe(quiet),
                _percentile(during, 0.99) / _percentile(quiet, 0.99), None)

@@ -1,11 +1,13 @@
 """`make bench`: measure mailspy against its ceilings and print the table.
 
-    .venv/bin/python bench/run.py [--smoke] [--write docs/performance.md] [--keep]
+    .venv/bin/python bench/run.py [--smoke] [--only R,H] [--write docs/performance.md] [--keep]
 
 --smoke runs every measure at tiny sizes in well under a minute (what `make test` runs:
-the figures mean nothing then, only that every row is produced). Everything it starts
-(milters, private Postfix and sendmail instances) listens on 127.0.0.1 and is stopped by
-pid, by `postfix -c DIR stop` or by sendmail's process group, also on failure.
+the figures mean nothing then, only that every row is produced). --only runs just the
+measures behind the rows named (a measure may give more rows than those asked for).
+Everything it starts (milters, private Postfix and sendmail instances) listens on
+127.0.0.1 and is stopped by pid, by `postfix -c DIR stop` or by sendmail's process group,
+also on failure.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from bench import document, machine  # noqa: E402
 from bench.corpus import make_corpus  # noqa: E402
 from bench.daemons import start_listening, start_mailspy, start_null  # noqa: E402
 from bench.measure_client import eom_rows, memory_row, throughput_rows  # noqa: E402
+from bench.measure_hostile import hostile_row  # noqa: E402
 from bench.measure_postfix import postfix_rows  # noqa: E402
 from bench.measure_reload import reload_row  # noqa: E402
 from bench.measure_rules import check_rules_row, evaluation_row  # noqa: E402
@@ -35,8 +38,10 @@ from tests.e2e.postfix import MilterProcess, postfix_available, public_tmpdir  #
 from tests.e2e.sendmail import sendmail_unavailable  # noqa: E402
 
 # Rows with a target first, in the issue's order, then the context rows.
-ROW_IDS = ("C4", "P4", "P16", "R", "E", "M", "K", "C1", "L4", "P1", "N1", "N4", "N16", "S4",
-           "T4", "H")
+ROW_IDS = ("C4", "P4", "P16", "R", "E", "H", "M", "K", "C1", "L4", "P1", "N1", "N4", "N16",
+           "S4", "T4", "RL")
+# Which rows each daemon-driven measure gives, for --only.
+DAEMON_ROWS = {"C4", "C1", "L4", "P4", "P16", "P1", "N1", "N4", "N16", "M", "S4", "T4"}
 
 
 class Progress:
@@ -49,13 +54,32 @@ class Progress:
         print(f"[{time.monotonic() - self.began:6.1f}s] {text}", file=sys.stderr, flush=True)
 
 
-def measure(workdir: Path, sizes: Sizes, progress: Progress) -> list[Row]:
+def measure(workdir: Path, sizes: Sizes, progress: Progress,
+            only: frozenset[str] = frozenset(ROW_IDS)) -> list[Row]:
     corpus = make_corpus(200, body_size=sizes.message_size)
-    rows = [evaluation_row(workdir, corpus, sizes, progress),  # in-process, quiet machine
-            check_rules_row(workdir, sizes, progress)]
+    rows = []
+    if "R" in only:
+        rows.append(evaluation_row(workdir, corpus, sizes, progress))  # quiet machine
+    if "K" in only:
+        rows.append(check_rules_row(workdir, sizes, progress))
+    if only & DAEMON_ROWS:
+        rows += _daemon_rows(workdir, corpus, sizes, progress)
+    if "E" in only:
+        rows += eom_rows(workdir, corpus, sizes, progress)
+    if "H" in only:
+        rows.append(hostile_row(workdir, corpus, sizes, progress))
+    if "RL" in only:
+        rows.append(reload_row(workdir, corpus, sizes, progress))
+    order = {row_id: n for n, row_id in enumerate(ROW_IDS)}
+    return sorted(rows, key=lambda row: order.get(row.id, len(order)))
+
+
+def _daemon_rows(workdir: Path, corpus, sizes: Sizes, progress: Progress) -> list[Row]:
+    """Throughput, Postfix and memory rows: one mailspy and its baselines, started once."""
     rules_dir = write_rules(workdir / "rules-daemon", sizes.daemon_rules)
     mailspy_dir = workdir / "mailspy"
     milters: list[MilterProcess] = []
+    rows: list[Row] = []
     try:
         milters.append(start_null(workdir))
         milters.append(start_listening(workdir))
@@ -70,10 +94,16 @@ def measure(workdir: Path, sizes: Sizes, progress: Progress) -> list[Row]:
     finally:
         for milter in reversed(milters):
             milter.stop()
-    rows += eom_rows(workdir, corpus, sizes, progress)
-    rows.append(reload_row(workdir, corpus, sizes, progress))
-    order = {row_id: n for n, row_id in enumerate(ROW_IDS)}
-    return sorted(rows, key=lambda row: order.get(row.id, len(order)))
+    return rows
+
+
+def _row_ids(text: str) -> frozenset[str]:
+    wanted = frozenset(part.strip().upper() for part in text.split(",") if part.strip())
+    unknown = wanted - set(ROW_IDS)
+    if unknown or not wanted:
+        raise argparse.ArgumentTypeError(f"rows are {', '.join(ROW_IDS)}; not "
+                                         f"{', '.join(sorted(unknown)) or 'none'}")
+    return wanted
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for make test")
     parser.add_argument("--write", metavar="FILE", help="write the Markdown report there")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--only", type=_row_ids, default=frozenset(ROW_IDS), metavar="IDS",
+                        help="measure only these rows, comma-separated (e.g. R,H)")
     args = parser.parse_args(argv)
     if not postfix_available():
         print("bench: Postfix is not installed; run `make deps` first", file=sys.stderr)
@@ -92,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     progress = Progress()
     workdir = public_tmpdir("mailspy-bench-")
     try:
-        rows = measure(workdir, sizes, progress)
+        rows = measure(workdir, sizes, progress, args.only)
     finally:
         if args.keep:
             progress(f"work folder kept: {workdir}")

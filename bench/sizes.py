@@ -28,6 +28,7 @@ class Sizes:
     eval_large: int = 10_000
     eval_messages: int = 100
     eom_messages: int = 500  # per phase (without, then with the pipe)
+    hostile_messages: int = 2_000  # per phase and repetition (without, then beside it)
     pipe_sleep: float = 10.0
     huge_bytes: int = 100_000_000  # MB as the issue counts them, base64 as sent
     check_rules: int = 10_000
@@ -48,6 +49,7 @@ SMOKE = Sizes(
     eval_large=100,
     eval_messages=10,
     eom_messages=20,
+    hostile_messages=10,
     pipe_sleep=2.0,
     huge_bytes=2_000_000,
     check_rules=200,

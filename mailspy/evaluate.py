@@ -7,12 +7,16 @@ rule asks for it (attachments mean a MIME walk, so laziness matters).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mailspy.message.decode import decode_header_value
 from mailspy.message.model import Message
 from mailspy.rules.compile import CompiledRule, FieldKey, PlannedAction, RuleSet, fold
+from mailspy.rules.regexes import DEFAULT_LIMITS, RegexClock, RegexLimits, RegexTimeout
+
+log = logging.getLogger("mailspy")
 
 
 def _domain(address: str) -> tuple[str, ...]:
@@ -42,10 +46,12 @@ _EXTRACT: dict[str, Callable[[Message, str | None], tuple]] = {
 
 
 class MessageValues:
-    """Field values of one message, computed on first use and kept."""
+    """Field values of one message, computed on first use and kept, and the clock its
+    regex searches run on."""
 
-    def __init__(self, message: Message) -> None:
+    def __init__(self, message: Message, limits: RegexLimits = DEFAULT_LIMITS) -> None:
         self.message = message
+        self.clock = RegexClock(limits)
         self._raw: dict[FieldKey, tuple] = {}
         self._folded: dict[FieldKey, tuple[str, ...]] = {}
 
@@ -68,16 +74,26 @@ class Verdict:
     rules: list[CompiledRule] = field(default_factory=list)  # in the order they fired
     actions: list[PlannedAction] = field(default_factory=list)  # each key once, in order
     stopped_by: CompiledRule | None = None
+    timed_out: list[CompiledRule] = field(default_factory=list)  # a regex ran out of time
 
 
 def evaluate(ruleset: RuleSet, message: Message) -> Verdict:
-    values = MessageValues(message)
+    values = MessageValues(message, ruleset.regex_limits)
     verdict = Verdict()
     seen: set[tuple] = set()
     rules = ruleset.rules
+    out_of_time: list[CompiledRule] = []  # after the message's regex time was spent
     for number in ruleset.index.candidates(values):
         rule = rules[number]
-        if rule.matcher is not None and not rule.matcher(values):
+        try:
+            if rule.matcher is not None and not rule.matcher(values):
+                continue
+        except RegexTimeout as timeout:
+            verdict.timed_out.append(rule)
+            if timeout.budget_spent:
+                out_of_time.append(rule)
+            else:
+                _log_timeout(message, rule, timeout)
             continue
         verdict.rules.append(rule)
         for action in rule.actions:
@@ -87,4 +103,23 @@ def evaluate(ruleset: RuleSet, message: Message) -> Verdict:
         if rule.stops:
             verdict.stopped_by = rule
             break
+    if out_of_time:
+        _log_spent(message, out_of_time, ruleset.regex_limits)
     return verdict
+
+
+def _log_timeout(message: Message, rule: CompiledRule, timeout: RegexTimeout) -> None:
+    log.warning("%s: rule '%s' (%s) not matched: its regex /%s/ gave up on %s after %g s "
+                "(--regex-timeout)", _qid(message), rule.name, rule.position,
+                timeout.pattern.source, timeout.field, timeout.seconds)
+
+
+def _log_spent(message: Message, rules: list[CompiledRule], limits: RegexLimits) -> None:
+    names = ", ".join(f"'{r.name}'" for r in rules[:5]) + (", ..." if len(rules) > 5 else "")
+    log.warning("%s: %d rules not matched: the message's regexes ran out of time (%g s, "
+                "ten times --regex-timeout): %s", _qid(message), len(rules),
+                limits.per_message, names)
+
+
+def _qid(message: Message) -> str:
+    return message.envelope.queue_id or "NOQUEUE"

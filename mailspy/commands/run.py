@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from mailspy.commands.check_rules import DEFAULT_RULES_DIR
 from mailspy.daemon.running_rules import RulesConfig
 from mailspy.daemon.socketspec import SocketSpecError, parse_socket
 from mailspy.rules.compile import Defaults
+from mailspy.rules.regexes import DEFAULT_TIMEOUT
 from mailspy.spool.deliver import DeliverySettings
 
 DEFAULT_SOCKET = "unix:/var/run/mailspy/milter"
@@ -66,9 +68,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         default="tempfail", help="when a copy a rule owes cannot be spooled "
                         "(a full disk): make the MTA keep the message and retry (tempfail, "
                         "the default), or accept it and lose the copies (accept)")
+    parser.add_argument("--regex-timeout", type=_positive, default=DEFAULT_TIMEOUT,
+                        metavar="SECONDS", help="give up a rule's regex search of one value "
+                        "after this long, and count the rule as not matched; a message's "
+                        f"searches get ten times this in all (default: {DEFAULT_TIMEOUT:g})")
     parser.add_argument("--root", default="", metavar="DIR",
                         help="write every log and Maildir under DIR (for trying rules "
                         "without touching the real paths)")
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, not {text}")
+    return value
 
 
 def main(args: argparse.Namespace) -> int:
@@ -83,6 +96,7 @@ def main(args: argparse.Namespace) -> int:
         summary_log=args.summary_log,
         header_log=args.header_log or DEFAULT_HEADER_LOG,
         root=args.root,
+        regex_timeout=args.regex_timeout,
     )
     rules = RulesConfig(args.rules_dir or DEFAULT_RULES_DIR, defaults,
                         header_log_given=args.header_log is not None,

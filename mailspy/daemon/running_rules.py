@@ -13,13 +13,13 @@ missing or empty, means the original's behaviour.
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mailspy.diagnostics import Position, error, warning
 from mailspy.rules.ast import Action, Rule
 from mailspy.rules.check import program_problem
-from mailspy.rules.compile import Defaults, RuleSet, compile_rules
+from mailspy.rules.compile import Defaults, compile_rules
 from mailspy.rules.load import LoadResult, load_rules, rules_files
 
 COMMAND_LINE = Position("command line", 1, 1)
@@ -69,7 +69,7 @@ def _load(config: RulesConfig) -> LoadResult:
     if config.pipe_command:
         pipe_rule = Rule("-P", COMMAND_LINE, None, (_pipe(config.pipe_command),))
         first, _ = compile_rules([pipe_rule], config.defaults)
-        result.rules = RuleSet(first.rules + result.rules.rules, result.rules.files)
+        result.rules = replace(result.rules, rules=first.rules + result.rules.rules)
     return result
 
 

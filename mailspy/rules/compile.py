@@ -32,7 +32,17 @@ from mailspy.rules.index import (
     glob_shape,
     substring_anchor,
 )
-from mailspy.rules.transform import compile_regex, network_problem, regex_flags
+from mailspy.rules.regexes import (
+    DEFAULT_LIMITS,
+    DEFAULT_TIMEOUT,
+    PatternError,
+    RegexClock,
+    RegexLimits,
+    RegexTimeout,
+    compile_pattern,
+    regex_flags,
+)
+from mailspy.rules.transform import network_problem
 from mailspy.rules.vocabulary import FIELDS
 
 MAX_LIST_FILE = 16 * 1024 * 1024
@@ -48,6 +58,8 @@ def fold(text: str) -> str:
 
 
 class Values(Protocol):
+    clock: RegexClock  # the time this message's regex searches have left
+
     def raw(self, key: FieldKey) -> tuple: ...
     def folded(self, key: FieldKey) -> tuple[str, ...]: ...
 
@@ -55,7 +67,8 @@ class Values(Protocol):
 Matcher = Callable[[Values], bool]
 Anchors = list[Anchor] | None  # None: the rule must always be evaluated
 
-_RANK = {EXACT: 0, SUFFIX: 1, PREFIX: 1, SUBSTRING: 2, REGEX: 2, SCAN: 3}
+# a regex's literal is looked for only when the index is built, and it may have none
+_RANK = {EXACT: 0, SUFFIX: 1, PREFIX: 1, SUBSTRING: 2, REGEX: 2.5, SCAN: 3}
 
 
 def _best(choices: list[list[Anchor]]) -> Anchors:
@@ -72,6 +85,7 @@ class Defaults:
     summary_log: str = "/var/log/mailspy"
     header_log: str = "/var/log/mailspy-headers"
     root: str = ""  # `mailspy run --root DIR`: every path target is written under DIR
+    regex_timeout: float = DEFAULT_TIMEOUT  # `mailspy run --regex-timeout SECONDS`
 
 
 DEFAULTS = Defaults()
@@ -105,6 +119,7 @@ class CompiledRule:
 class RuleSet:
     rules: tuple[CompiledRule, ...]
     files: tuple[str, ...] = ()
+    regex_limits: RegexLimits = DEFAULT_LIMITS
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -134,7 +149,8 @@ def compile_rules(
 ) -> tuple[RuleSet, list[Diagnostic]]:
     compiler = _Compiler()
     compiled = tuple(compiler.rule(r, defaults) for r in rules)
-    return RuleSet(compiled, tuple(files)), compiler.diagnostics
+    limits = RegexLimits(defaults.regex_timeout)
+    return RuleSet(compiled, tuple(files), limits), compiler.diagnostics
 
 
 PATH_ACTIONS = ("log-summary", "log-headers", "archive-to-maildir")
@@ -192,6 +208,8 @@ class _Compiler:
             return (lambda values: any(p(values) for p in parts)), anchors
         key = (node.field.name, node.field.argument)
         self._fields.add(node.field.name)
+        if node.op == "regex":
+            return self._regex(node.value, key)
         one, on_folded, anchors = self.test(node, key)
         if on_folded:
             return (lambda values: any(one(v) for v in values.folded(key))), anchors
@@ -209,18 +227,32 @@ class _Compiler:
             return one, True, [substring_anchor(key, text, one)]
         if op == "glob":
             return self._glob(fold(value), key)
-        if op == "regex":
-            regex = _regex(value)
-            if regex is None:
-                return (lambda v: False), False, []  # reported by the transformer
-            one = lambda v: regex.search(v) is not None  # noqa: E731
-            # its literal is looked for when the index is built, not by check-rules
-            return one, False, [Anchor(key, REGEX, regex.pattern, one, False, regex.flags)]
         if op in ("in", "in-file"):
             return self._in(op, value, key, test.position)
         compare, limit = _COMPARE[op], value
         one = lambda v: compare(v, limit)  # noqa: E731
         return one, False, [Anchor(key, SCAN, check=one, on_folded=False)]
+
+    def _regex(self, value: Regex, key: FieldKey) -> tuple[Matcher, Anchors]:
+        """Searched on the message's clock; a search that runs out of time raises
+        RegexTimeout, naming the field, which costs the whole rule its match."""
+        try:
+            pattern = compile_pattern(value.pattern, regex_flags(value.flags))
+        except PatternError:
+            return (lambda values: False), None  # reported by the transformer
+        name = key[0] if key[1] is None else f'{key[0]} "{key[1]}"'
+
+        def matches(values: Values) -> bool:
+            clock = values.clock
+            try:
+                return any(pattern.search(v, clock) for v in values.raw(key))
+            except RegexTimeout as timeout:
+                timeout.field = name
+                raise
+
+        # its literal is looked for when the index is built, not by check-rules
+        return matches, [Anchor(key, REGEX, pattern.source, on_folded=False,
+                                flags=pattern.flags)]
 
     def _glob(self, glob: str, key: FieldKey) -> tuple[Callable[[object], bool], bool, list]:
         """Plain shapes (`*.exe`, `invoice*`, no wildcard) need no regex at all."""
@@ -288,9 +320,3 @@ def in_networks(value: str, networks: tuple) -> bool:
         return False
     return any(address in network for network in networks)
 
-
-def _regex(value: Regex) -> re.Pattern[str] | None:
-    try:
-        return compile_regex(value.pattern, regex_flags(value.flags))
-    except re.error:
-        return None

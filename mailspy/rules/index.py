@@ -8,7 +8,10 @@ globs like `*@bank.example` and `invoice*` by suffix and prefix, substrings
 their first three characters. A message then touches only the rules whose
 anchors it hits, plus the rules with no anchor (`not ...`, no `when`), in
 file order. The few anchors with no literal (a short `contains`, a size,
-a network, a regex without a literal run) are checked one by one.
+a network) are checked one by one. A regex without a literal run is never
+searched here: its rule is simply asked, so that every regex search runs
+inside a rule, on the message's clock, where running out of time costs
+that rule its match and is logged with its name.
 """
 
 from __future__ import annotations
@@ -18,12 +21,13 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mailspy.rules.transform import parse_regex
+from mailspy.rules.regexes import parse_regex
 
 FieldKey = tuple[str, str | None]
 
 EXACT, SUFFIX, PREFIX, SUBSTRING, SCAN = "exact", "suffix", "prefix", "substring", "scan"
 REGEX = "regex"  # a regex whose literal is looked for when the index is built
+ASK = "ask"  # nothing to look for ahead: the rule itself must be asked
 GRAM = 3
 
 
@@ -48,7 +52,8 @@ class RuleIndex:
         substrings: list[tuple[Anchor, int]] = []
         for number, rule_anchors in enumerate(anchors):
             resolved = None if rule_anchors is None else [_resolve(a) for a in rule_anchors]
-            if resolved is None or all(a.kind == SCAN for a in resolved):
+            if resolved is None or all(a.kind == SCAN for a in resolved) \
+                    or any(a.kind == ASK for a in resolved):
                 self.always.append(number)  # its matcher alone costs no more than a scan
                 continue
             for anchor in resolved:
@@ -117,7 +122,7 @@ class RuleIndex:
 
 def _resolve(anchor: Anchor) -> Anchor:
     if anchor.kind == REGEX:
-        return regex_anchor(anchor.key, anchor.literal, anchor.flags, anchor.check)
+        return regex_anchor(anchor.key, anchor.literal, anchor.flags)
     return anchor
 
 
@@ -191,21 +196,22 @@ def substring_anchor(key: FieldKey, text: str, check: Callable[[object], bool]) 
     return Anchor(key, SCAN, check=check)
 
 
-def regex_anchor(key: FieldKey, pattern: str, flags: int,
-                 check: Callable[[object], bool]) -> Anchor:
-    """A run of literal characters every match must contain, else a scan.
+def regex_anchor(key: FieldKey, pattern: str, flags: int) -> Anchor:
+    """A run of literal characters every match must contain, else ASK.
 
-    The run is taken from the top level of the parsed pattern (every item
-    there is required) and folded like the values it is looked for in.
+    The run is taken from the top level of the pattern as Python's own
+    parser reads it (every item there is required; mailspy's regex engine
+    reads every pattern it accepts the same way) and folded like the values
+    it is looked for in.
     """
     literal = _required_literal(pattern, flags)
     if len(literal) >= GRAM:
         return Anchor(key, SUBSTRING, literal)
-    return Anchor(key, SCAN, check=check, on_folded=False)
+    return Anchor(key, ASK)
 
 
 # ASCII letters that an ignore-case regex also matches with a non-ASCII
-# character (İ ı, K for Kelvin, ſ): folding the value would miss those.
+# character (İ, K for Kelvin, ſ): folding the value would miss those.
 _WIDER_UNDER_IGNORECASE = frozenset("iksIKS")
 
 

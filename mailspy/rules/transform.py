@@ -12,84 +12,24 @@ from __future__ import annotations
 import ipaddress
 import re
 import shlex
-from _sre import MAXREPEAT  # the regex engine's "no upper bound"
-from functools import lru_cache
 
 from lark import Token, Transformer, v_args
 
 from mailspy.diagnostics import Diagnostic, Position, error, suggest, warning
 from mailspy.rules.ast import Action, All, Any, Condition, Field, Not, Regex, Rule, Test
+from mailspy.rules.regexes import (
+    DEFAULT_TIMEOUT,
+    REGEX_FLAGS,
+    PatternError,
+    compile_pattern,
+    nested_repeat,
+    regex_flags,
+    turkish_i,
+)
 from mailspy.rules.vocabulary import ACTIONS, FIELDS
 
-REGEX_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}
 _UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2,
           "g": 1024**3, "gb": 1024**3}
-
-
-def regex_flags(letters: str) -> int:
-    flags = 0
-    for letter in letters:
-        flags |= REGEX_FLAGS.get(letter, 0)
-    return flags
-
-
-@lru_cache(maxsize=65536)
-def compile_regex(pattern: str, flags: int) -> re.Pattern[str]:
-    """Compiled once whether checked here or compiled for matching later: with
-    10,000 rules, compiling every regex twice was a quarter of check-rules."""
-    return re.compile(pattern, flags)
-
-
-def parse_regex(pattern: str, flags: int):
-    """The pattern as the stdlib's own regex parser sees it: (opcode, argument) items and
-    `.state.flags`. A private API, used only to look closer (index anchors, warnings):
-    any surprise gives None, and the caller looks no closer."""
-    try:
-        from re import _parser
-
-        return _parser.parse(pattern, flags)
-    except Exception:
-        return None
-
-
-def nested_repeat(pattern: str, flags: int) -> bool:
-    """Whether an unbounded repeat holds nothing but repeats, one of them repeating
-    more than once, like `(a+)+` or `(\\w+\\s?)*`: the shape of catastrophic
-    backtracking."""
-    items = parse_regex(pattern, flags)
-    try:
-        return items is not None and _nested(list(items))
-    except Exception:  # a shape of the private parser's output we did not expect
-        return False
-
-
-_REPEATS = ("MAX_REPEAT", "MIN_REPEAT")
-
-
-def _nested(items: list) -> bool:
-    for op, argument in items:
-        name = str(op)
-        if name in _REPEATS:
-            _, high, body = argument
-            inner = _unwrap(list(body))
-            if high == MAXREPEAT and inner and all(str(o) in _REPEATS for o, _ in inner) \
-                    and any(a[1] > 1 for _, a in inner):
-                return True
-            if _nested(list(body)):
-                return True
-        elif name == "SUBPATTERN":
-            if _nested(list(argument[-1])):
-                return True
-        elif name == "BRANCH" and any(_nested(list(b)) for b in argument[1]):
-            return True
-    return False
-
-
-def _unwrap(items: list) -> list:
-    """A group's items in place of the group: `((a+))` is `a+`."""
-    while len(items) == 1 and str(items[0][0]) == "SUBPATTERN":
-        items = list(items[0][1][-1])
-    return items
 
 
 def network_problem(text: str) -> str | None:
@@ -198,15 +138,27 @@ class RulesTransformer(Transformer):
                 where = self._at(token, len(body) + 2 + i)
                 self._error(where, f"unknown regex flag '{letter}'; flags are i, m, s")
         try:
-            compile_regex(body, regex_flags(flags))
-        except re.error as exc:
-            where = self._at(token, 1 + (exc.pos or 0))
-            self._error(where, f"invalid regular expression: {exc.msg}")
+            pattern = compile_pattern(body, regex_flags(flags))
+        except PatternError as exc:
+            self._error(self._at(token, 1 + exc.pos), exc.message)
             return
+        for offset, what in pattern.warnings:
+            char = body[offset] if offset < len(body) else "?"
+            self.diagnostics.append(warning(self._at(token, 1 + offset), (
+                f"{what.lower()}: this '{char}' is read as a plain character; write "
+                f"\\{char} to say so, as a later Python may read it otherwise")))
         if nested_repeat(body, regex_flags(flags)):
             self.diagnostics.append(warning(self._at(token), (
-                "a repeat inside a repeat, like (a+)+, can make one hostile message take "
-                "minutes of CPU; rewrite the regex without the nested repeat")))
+                "a repeat inside a repeat, like (a+)+, can backtrack for minutes on a "
+                "crafted value; mailspy stops the search after --regex-timeout "
+                f"({DEFAULT_TIMEOUT:g} s by default) and the rule does not match, so a sender "
+                "can slip mail past it: rewrite the regex without the nested repeat")))
+        offset = turkish_i(body, regex_flags(flags))
+        if offset is not None:
+            self.diagnostics.append(warning(self._at(token, 1 + offset), (
+                "ignoring case, ı matches only ı and I, and İ only İ and i, "
+                "where Python's re matched all of i I ı İ alike; write the letters "
+                "you mean, e.g. [iIıİ]")))
 
     def in_test(self, children: list) -> Test:
         field, *texts = children

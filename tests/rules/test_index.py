@@ -11,13 +11,14 @@ from mailspy.message.model import Attachment, Envelope, Message
 from mailspy.rules.index import EXACT, PREFIX, SCAN, SUBSTRING, SUFFIX, glob_shape
 from mailspy.rules.load import load_rules
 
-WORDS = ["abc", "ABC", "Abc", ".exe", "x", "inv", "invoice", "@bank", "é", "[", "]", "*", "?"]
+WORDS = ["abc", "ABC", "Abc", ".exe", "x", "inv", "invoice", "@bank", "é", "[", "]", "*", "?",
+         "{e}"]
 TEXT = st.lists(st.sampled_from(WORDS), max_size=3).map("".join)
 FIELD = st.sampled_from(["subject", "attachment"])  # few fields: more collisions
 GLOB = st.lists(st.sampled_from(["*", "?", "abc", "inv", ".exe", "[a-c]", "[!x]", "@bank"]),
                 min_size=1, max_size=4).map("".join)
 REGEX = st.sampled_from(["abc", "^inv", "exe$", "A.c", "(ab|xy)c", "b+c", "[a-z]nv", "\\.exe",
-                         "(?i)ABC", "ba?c"])
+                         "(?i)ABC", "ba?c", "x{e}", "[[]abc", "(a|aa)+$", "\\B"])
 
 
 def quoted(text: str) -> str:
