@@ -59,10 +59,7 @@ MODULES = modules()
 @pytest.mark.parametrize(("module", "path"), MODULES, ids=[m for m, _ in MODULES])
 def test_no_module_imports_from_a_later_layer(module: str, path: Path) -> None:
     here = layer(module)
-    if here in TOOLS:
-        later = set(LAYERS)
-    else:
-        later = set(LAYERS[LAYERS.index(here) + 1:])
+    later = set(LAYERS) if here in TOOLS else set(LAYERS[LAYERS.index(here) + 1:])
     wrong = sorted(m for m in imports(path) if layer(m) in later - {here})
     assert wrong == [], f"{module} ({here}) imports from later layers: {wrong}"
 
