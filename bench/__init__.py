@@ -1,1 +1,1 @@
-"""The benchmark of GitHub issue 5: mailspy against its ceilings (see bench/run.py)."""
+"""The benchmark: mailspy against its ceilings (see bench/run.py)."""

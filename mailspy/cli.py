@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mailspy.commands.check_rules import DEFAULT_RULES_DIR
+from mailspy import defaults
 
 ORIGINAL_FLAGS = ("-p", "-f", "-h", "-P", "-u")
 
@@ -43,8 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     replaying.add_argument("source", metavar="SOURCE")
 
     spool = commands.add_parser("spool", help="list, retry or drop spooled copies")
-    spool.add_argument("--spool-dir", default="/var/spool/mailspy", metavar="DIR",
-                       help="the daemon's --spool-dir (default: /var/spool/mailspy)")
+    spool.add_argument("--spool-dir", default=defaults.SPOOL_DIR, metavar="DIR",
+                       help=f"the daemon's --spool-dir (default: {defaults.SPOOL_DIR})")
     verbs = spool.add_subparsers(dest="verb", metavar="VERB")
     listing = verbs.add_parser("list", help="every queued and dead entry (the default)")
     listing.add_argument("--json", action="store_true", help="print JSON")
@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _rules_arguments(parser: argparse.ArgumentParser, files: bool = True) -> None:
     parser.add_argument("-d", dest="rules_dir", metavar="RULES_DIR",
-                        help=f"rules directory (default: {DEFAULT_RULES_DIR})")
+                        help=f"rules directory (default: {defaults.RULES_DIR})")
     if files:
         parser.add_argument("files", nargs="*", metavar="FILE",
                             help="rules files to check instead of (or besides) -d")

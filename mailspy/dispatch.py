@@ -19,10 +19,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from mailspy.actions.headers import log_headers
-from mailspy.actions.logfile import LogFiles, RecordLostError
-from mailspy.actions.summary import log_summary
-from mailspy.actions.summary_json import log_json_summary
+from mailspy.actions.action import COPY, LOG
+from mailspy.actions.logfile import RecordLostError
+from mailspy.actions.registry import ACTIONS
+from mailspy.actions.sinks import Sinks
 from mailspy.evaluate import Verdict, evaluate
 from mailspy.message.model import Message
 from mailspy.rules.compile import PlannedAction, RuleSet
@@ -32,8 +32,6 @@ from mailspy.spool.store import Spool
 
 log = logging.getLogger("mailspy")
 
-LOG_ACTIONS = ("log-summary", "log-headers")
-COPY_ACTIONS = ("pipe-to-command", "archive-to-maildir")
 TEMPFAIL, ACCEPT = "tempfail", "accept"  # what to do when owed copies cannot be spooled
 
 
@@ -54,12 +52,12 @@ class Outcome:
 
 
 class Recorder:
-    """Shared by every connection: the running rules, the logs, the spool."""
+    """Shared by every connection: the running rules, the sinks, the spool."""
 
-    def __init__(self, rules: RuleSet, logs: LogFiles, spool: Spool, deliverer: Deliverer,
+    def __init__(self, rules: RuleSet, sinks: Sinks, spool: Spool, deliverer: Deliverer,
                  on_spool_failure: str = TEMPFAIL):
         self.rules = rules  # replaced whole on reload; readers take one reference
-        self.logs = logs
+        self.sinks = sinks
         self.spool = spool
         self.deliverer = deliverer
         self.on_spool_failure = on_spool_failure
@@ -71,7 +69,7 @@ class Recorder:
         `body_kept` is False when the body could not be stored as it
         arrived: a copy of it cannot be owed then."""
         verdict = evaluate(self.rules, message)
-        copies = [a for a in verdict.actions if a.name in COPY_ACTIONS]
+        copies = [a for a in verdict.actions if ACTIONS[a.name].kind == COPY]
         if copies and not self._spool(copies, message, body_kept):
             if self.on_spool_failure == TEMPFAIL:
                 self.counters.tempfailed += 1
@@ -79,7 +77,7 @@ class Recorder:
             self.counters.copies_lost += len(copies)
         fired = [r.name for r in verdict.rules]
         for action in verdict.actions:
-            if action.name in LOG_ACTIONS:
+            if ACTIONS[action.name].kind == LOG:
                 self._guarded(self._log, action, message, fired)
         return Outcome(verdict)
 
@@ -87,23 +85,20 @@ class Recorder:
         self.deliverer.stop(wait=wait)
 
     def _log(self, action: PlannedAction, message: Message, fired: list[str]) -> None:
-        logfile = self.logs.get(action.target)
+        spec = ACTIONS[action.name]
+        assert spec.open is not None and spec.record is not None
+        sink = self.sinks.get(action.target, spec.open)
         try:
-            if action.name == "log-headers":
-                lost = log_headers(logfile, message)
-            elif ("format", "json") in action.options:
-                lost = log_json_summary(logfile, message, fired)
-            else:
-                lost = log_summary(logfile, message)
+            lost = sink.write(spec.record(message, fired, dict(action.options)))
         except RecordLostError as exc:
-            self.counters.records_lost[logfile.path] = logfile.lost
+            self.counters.records_lost[sink.path] = sink.lost
             if exc.first:
                 log.error("%s: cannot write to %s: %s; records for it are lost (and counted) "
-                          "until it can be written again", _qid(message), logfile.path,
+                          "until it can be written again", _qid(message), sink.path,
                           _reason(exc))
             return
         if lost:
-            log.info("writing to %s again; %d records were lost", logfile.path, lost)
+            log.info("writing to %s again; %d records were lost", sink.path, lost)
 
     def _spool(self, copies: list[PlannedAction], message: Message, body_kept: bool) -> bool:
         try:

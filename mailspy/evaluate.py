@@ -1,48 +1,22 @@
 """A message and a RuleSet -> which rules fired and which actions to run.
 
-This is the only place that knows how a field name maps onto the message
-model; each field is computed at most once per message, and only when a
-rule asks for it (attachments mean a MIME walk, so laziness matters).
+This is the one place where rules meet messages: each field's values are
+taken from the message by the field's extractor (mailspy/fields.py), at
+most once per message and only when a rule asks for them (attachments mean
+a MIME walk, so laziness matters).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mailspy.message.decode import decode_header_value
+from mailspy.fields import FIELDS
 from mailspy.message.model import Message
 from mailspy.rules.compile import CompiledRule, FieldKey, PlannedAction, RuleSet, fold
 from mailspy.rules.regexes import DEFAULT_LIMITS, RegexClock, RegexLimits, RegexTimeout
 
 log = logging.getLogger("mailspy")
-
-
-def _domain(address: str) -> tuple[str, ...]:
-    return (address.rpartition("@")[2],) if "@" in address else ()
-
-
-def _present(value: str) -> tuple[str, ...]:
-    return (value,) if value else ()
-
-
-_EXTRACT: dict[str, Callable[[Message, str | None], tuple]] = {
-    "sender": lambda m, _: (m.envelope.sender,),
-    "recipient": lambda m, _: tuple(m.envelope.recipients),
-    "subject": lambda m, _: (m.subject,),
-    "attachment": lambda m, _: tuple(a.name for a in m.attachments),
-    "header": lambda m, name: tuple(decode_header_value(v) for v in m.header_values(name or "")),
-    "sender-domain": lambda m, _: _domain(m.envelope.sender),
-    "recipient-domain": lambda m, _: tuple(d for r in m.envelope.recipients for d in _domain(r)),
-    "client-address": lambda m, _: _present(m.envelope.client_address),
-    "client-name": lambda m, _: (m.envelope.client_name,),
-    "helo": lambda m, _: (m.envelope.helo,),
-    "auth-user": lambda m, _: (m.envelope.auth_user,),
-    "size": lambda m, _: (m.body_size,),
-    "attachment-type": lambda m, _: tuple(a.content_type for a in m.attachments),
-    "archive-member": lambda m, _: tuple(n for a in m.attachments for n in a.members),
-}
 
 
 class MessageValues:
@@ -59,7 +33,7 @@ class MessageValues:
         values = self._raw.get(key)
         if values is None:
             name, argument = key
-            values = self._raw[key] = _EXTRACT[name](self.message, argument)
+            values = self._raw[key] = FIELDS[name].extract(self.message, argument)
         return values
 
     def folded(self, key: FieldKey) -> tuple[str, ...]:

@@ -33,7 +33,7 @@ rule "finance" {
 }
 rule "executables" {
     when attachment matches "*.exe" or attachment matches "*.scr"
-    log-headers "/var/log/mailspy-executables"
+    log-headers "/var/log/mailspy/executables"
     stop
 }
 rule "everything" {
@@ -107,7 +107,7 @@ def test_test_rules_json_is_exactly_the_spec_shape(rules_dir, tmp_path):
         "rules": ["finance", "everything"],
         "actions": [
             {"action": "archive-to-maildir", "target": "/srv/archive/finance"},
-            {"action": "log-summary", "target": "/var/log/mailspy"},
+            {"action": "log-summary", "target": "/var/log/mailspy/mailspy"},
         ],
         "stopped_by": None,
         "message": {"sender": "billing@bank.example", "recipients": ["cfo@corp.example"],
@@ -125,7 +125,7 @@ def test_test_rules_reports_the_stopping_rule_and_omits_stop(rules_dir, tmp_path
     assert result["rules"] == ["executables"]
     assert result["stopped_by"] == "executables"
     assert result["actions"] == [{"action": "log-headers",
-                                  "target": "/var/log/mailspy-executables"}]
+                                  "target": "/var/log/mailspy/executables"}]
 
 
 def test_test_rules_takes_the_envelope_from_the_headers_and_says_so(rules_dir, tmp_path):
@@ -211,5 +211,5 @@ def test_with_no_rules_files_test_rules_shows_what_the_daemon_would_do(tmp_path)
     done = mailspy("test-rules", "-d", str(empty), "--from", "a@x", "--to", "b@y", "--json",
                    str(message))
     assert json.loads(done.stdout)["actions"] == [
-        {"action": "log-summary", "target": "/var/log/mailspy"}]
+        {"action": "log-summary", "target": "/var/log/mailspy/mailspy"}]
     assert "as the original mailspy did" in done.stderr

@@ -56,7 +56,7 @@ def test_actions_and_stopped_by_are_checked_when_given(layout):
         'from = "b@bank.example"\nto = ["cfo@corp.example"]\nclient-address = "10.1.2.3"\n'
         'rules = ["finance", "internal"]\nstopped-by = "internal"\n'
         '[[actions]]\naction = "archive-to-maildir"\ntarget = "/srv/f"\n'
-        '[[actions]]\naction = "log-headers"\ntarget = "/var/log/mailspy-headers"\n')
+        '[[actions]]\naction = "log-headers"\ntarget = "/var/log/mailspy/headers"\n')
     done = mailspy("check-rules", "-d", str(rules), "--test", str(fixtures))
     assert done.returncode == 0, done.stdout
     (fixtures / "bank.toml").write_text(

@@ -1,18 +1,24 @@
 """The pipeline's layers, checked: data flows one way, and so do the imports.
 
-grammar -> rules -> message -> evaluate -> actions -> spool -> dispatch ->
-milter -> daemon -> commands -> cli, with the reports reading records beside
-the commands. A module may import from its own layer and the layers before
-it, never from a later one; a few tools below every layer (diagnostics,
-defaults, safe file opening, thread supervision) may be imported by all.
-The spool delivers copies through the action registry, never naming an
-action module. Every import is read from the source, also those inside
-functions.
+grammar -> rules -> message -> evaluate -> spool -> dispatch -> milter ->
+daemon -> commands -> cli, with the reports reading records beside the
+commands. A module may import from its own layer and the layers before it,
+never from a later one. Below them all: a few tools (diagnostics, defaults,
+the table of fields, safe file opening, thread supervision) and the actions,
+each declaring itself to the registry that the language, the dispatcher,
+the daemon and the spool read. An action touches a message only through
+the object it is handed (its imports of the message model are for type
+checking), so the rules know nothing of mail. The spool delivers copies
+through the registry, never naming an action module. Every import is read
+from the source, also those inside functions; those under
+`if TYPE_CHECKING:` only name types and do not count.
 """
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,10 +26,11 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "mailspy"
 
 # Each layer, in the order data flows; a module's layer is its first path part.
-LAYERS = ("rules", "message", "evaluate", "actions", "spool", "dispatch", "milter",
+LAYERS = ("actions", "rules", "message", "evaluate", "spool", "dispatch", "milter",
           "daemon", "report", "commands", "cli", "__main__")
-TOOLS = {"diagnostics", "defaults", "safefs", "supervise", "__init__"}
-ACTION_MODULES_ALLOWED_TO_SPOOL = {"mailspy.actions", "mailspy.actions.registry"}
+TOOLS = {"diagnostics", "defaults", "fields", "safefs", "supervise", "__init__"}
+ACTION_MODULES_ALLOWED_TO_SPOOL = {"mailspy.actions", "mailspy.actions.action",
+                                   "mailspy.actions.registry"}
 
 
 def layer(module: str) -> str:
@@ -38,10 +45,23 @@ def modules() -> list[tuple[str, Path]]:
     return found
 
 
+def _type_checking_only(tree: ast.Module) -> set[int]:
+    """ids of the nodes inside `if TYPE_CHECKING:` blocks."""
+    inside: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            inside |= {id(n) for child in node.body for n in ast.walk(child)}
+    return inside
+
+
 def imports(path: Path) -> set[str]:
-    """Every mailspy module the file imports, at any depth of the file."""
+    """Every mailspy module the file imports at run time, at any depth of the file."""
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    tree = ast.parse(path.read_text())
+    typing_only = _type_checking_only(tree)
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names if alias.name.startswith("mailspy")}
         elif isinstance(node, ast.ImportFrom) and node.module \
@@ -74,6 +94,22 @@ def test_the_spool_names_no_action() -> None:
     wrong = sorted((m, i) for m, p in MODULES if layer(m) == "spool"
                    for i in imports(p)
                    if layer(i) == "actions" and i not in ACTION_MODULES_ALLOWED_TO_SPOOL)
+    assert wrong == []
+
+
+def test_loading_rules_loads_nothing_of_mail() -> None:
+    """At run time too: the rules and the actions they read import no message code."""
+    done = subprocess.run([sys.executable, "-c", "import sys, mailspy.rules.load, "
+                           "mailspy.rules.running; print(sorted(m for m in sys.modules if "
+                           "m.startswith(('mailspy.message', 'mailspy.evaluate', "
+                           "'mailspy.spool', 'mailspy.daemon'))))"],
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_only_the_run_command_reaches_the_daemon() -> None:
+    wrong = sorted((m, i) for m, p in MODULES if layer(m) == "commands"
+                   and m != "mailspy.commands.run" for i in imports(p) if layer(i) == "daemon")
     assert wrong == []
 
 

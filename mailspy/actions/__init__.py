@@ -1,12 +1,15 @@
-"""The four recording actions, as plain library code usable without the milter.
+"""The actions: each module declares one (`ACTION = ActionType(...)`), and the
+registry (`registry.ACTIONS`) finds them all.
 
-- `summary`: one tab-separated line per message (log-summary);
+- `summary`: one tab-separated line or JSON record per message (log-summary);
 - `headers`: the header block in the original's mbox-like form (log-headers);
 - `pipe`: the message on a command's stdin, never through a shell
   (pipe-to-command);
-- `maildir`: a copy delivered into a Maildir (archive-to-maildir).
+- `maildir`: a copy delivered into a Maildir (archive-to-maildir);
+- `stop`: evaluate no further rules.
 
-`logfile` is the append-only writer the two log actions share, `copy`
-renders a message copy for pipes and Maildirs, and `clean` neutralises
-hostile values on their way into a log.
+Helpers: `action` (what an action declares), `logfile` (the append-only
+writer log actions share), `sinks` (one open sink per target), `copy` (a
+message copy for pipes and Maildirs), `clean` (hostile values neutralised
+on their way into a log), `summary_json` (the JSON record).
 """

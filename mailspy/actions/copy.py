@@ -8,10 +8,12 @@ spool in chunks, so a 50 MB message never sits in memory.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from mailspy.actions.clean import clean, header_bytes, header_name_bytes
-from mailspy.message.model import Message
+
+if TYPE_CHECKING:
+    from mailspy.message.model import Message
 
 __all__ = ["CHUNK_SIZE", "body_lf_chunks", "write_copy"]
 

@@ -22,12 +22,17 @@ tools (formail, mailbox.mbox, mutt) can split the log into messages.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
+from mailspy.actions.action import LOG, PATH, ActionType, Options
 from mailspy.actions.clean import clean, header_bytes, header_name_bytes
 from mailspy.actions.logfile import LogFile
-from mailspy.message.model import Message
 
-__all__ = ["format_header_block", "from_line", "log_headers"]
+if TYPE_CHECKING:
+    from mailspy.message.model import Message
+
+__all__ = ["ACTION", "format_header_block", "from_line", "log_headers"]
 
 BOUNCE_SENDER = "MAILER-DAEMON"
 
@@ -60,3 +65,18 @@ def log_headers(logfile: LogFile, message: Message) -> int:
 
     Returns how many records were lost before it (see LogFile.write)."""
     return logfile.write(format_header_block(message))
+
+
+def record(message: Message, rules: Sequence[str], options: Options) -> bytes:
+    return format_header_block(message)
+
+
+ACTION = ActionType(
+    name="log-headers",
+    summary="append the header block",
+    kind=LOG,
+    target=PATH,
+    default="header_log",
+    open=LogFile,
+    record=record,
+)

@@ -24,11 +24,10 @@ from __future__ import annotations
 import errno
 import os
 import threading
-from pathlib import Path
 
 from mailspy import safefs
 
-__all__ = ["LogFile", "LogFileClosedError", "LogFiles", "RecordLostError"]
+__all__ = ["LogFile", "LogFileClosedError", "RecordLostError"]
 
 _MODE = 0o600
 
@@ -146,50 +145,3 @@ class LogFile:
 
     def __repr__(self) -> str:
         return f"LogFile({self.path!r}{', closed' if self.closed else ''})"
-
-
-class LogFiles:
-    """Every LogFile in the daemon, one per path, so actions share them."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._files: dict[str, LogFile] = {}
-
-    def get(self, path: str | os.PathLike[str]) -> LogFile:
-        """The LogFile for the path, opened on first use."""
-        found = self._files.get(path)  # the hot path: asked as it was stored
-        if found is not None and not found.closed:
-            return found
-        key = os.path.normpath(os.path.abspath(path))
-        with self._lock:
-            logfile = self._files.get(key)
-            if logfile is None or logfile.closed:
-                logfile = self._files[key] = LogFile(key)
-            return logfile
-
-    def reopen_all(self) -> list[tuple[str, OSError]]:
-        """Reopen every file (SIGUSR1); returns the failures, one per path.
-
-        A failure for one path does not stop the others from being reopened.
-        """
-        failures: list[tuple[str, OSError]] = []
-        for logfile in self._snapshot():
-            try:
-                logfile.reopen()
-            except OSError as exc:
-                failures.append((logfile.path, exc))
-        return failures
-
-    def close_all(self) -> None:
-        """Close every file and forget them (shutdown)."""
-        with self._lock:
-            files, self._files = list(self._files.values()), {}
-        for logfile in files:
-            logfile.close()
-
-    def paths(self) -> list[Path]:
-        return [Path(f.path) for f in self._snapshot()]
-
-    def _snapshot(self) -> list[LogFile]:
-        with self._lock:
-            return list(self._files.values())

@@ -22,12 +22,16 @@ import socket
 import string
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mailspy import safefs
+from mailspy.actions.action import COPY, PATH, ActionType, CopyContext, CopyResult
 from mailspy.actions.copy import write_copy
-from mailspy.message.model import Message
 
-__all__ = ["deliver", "envelope_prefix", "find_keyed", "key_tag", "unique_name"]
+if TYPE_CHECKING:
+    from mailspy.message.model import Message
+
+__all__ = ["ACTION", "deliver", "envelope_prefix", "find_keyed", "key_tag", "unique_name"]
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -220,3 +224,24 @@ def _fsync_dir(fd: int) -> None:
 def _unlink_quietly(name: str, dir_fd: int) -> None:
     with contextlib.suppress(OSError):
         os.unlink(name, dir_fd=dir_fd)
+
+
+def deliver_copy(maildir: str, message: Message, context: CopyContext) -> CopyResult:
+    """One attempt of a spooled copy: a Maildir that cannot be written (disk full or
+    gone, read-only, no permission) is a temporary failure, retried."""
+    try:
+        deliver(maildir, message, key=context.key, look_first=context.may_exist)
+    except OSError as exc:
+        return CopyResult(False, True, f"{exc.strerror or exc} ({exc.filename or maildir})")
+    return CopyResult(True)
+
+
+ACTION = ActionType(
+    name="archive-to-maildir",
+    summary="deliver a copy to a Maildir",
+    kind=COPY,
+    target=PATH,
+    target_required=True,
+    example='"/srv/archive"',
+    deliver=deliver_copy,
+)

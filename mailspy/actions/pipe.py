@@ -24,13 +24,17 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
+from mailspy.actions.action import COMMAND, COPY, ActionType, CopyContext, CopyResult
 from mailspy.actions.clean import clean
 from mailspy.actions.copy import write_copy
-from mailspy.message.model import Message
 
-__all__ = ["PipeResult", "build_env", "describe", "run_pipe", "split_command", "status"]
+if TYPE_CHECKING:
+    from mailspy.message.model import Message
+
+__all__ = ["ACTION", "PipeResult", "build_env", "describe", "run_pipe", "split_command",
+           "status"]
 
 STDERR_BYTES = 4096
 STDERR_LINES = 10
@@ -38,6 +42,7 @@ RECIPIENTS_IN_ENV = 32 * 1024  # beyond this, only MAILSPY_RECIPIENTS_FILE has t
 SAFE_ENV_NAMES = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 NOT_FOUND, NOT_EXECUTABLE = 127, 126  # what a shell reports
+EX_TEMPFAIL = 75  # sysexits.h: "try again later", as procmail and MTAs use it
 
 
 @dataclass
@@ -258,3 +263,38 @@ def _signal_name(number: int) -> str:
         return signal.Signals(number).name
     except ValueError:
         return str(number)
+
+
+def deliver(command: str, message: Message, context: CopyContext) -> CopyResult:
+    """One attempt of a spooled copy. Exit 75 (EX_TEMPFAIL), a timeout and a
+    signal are temporary; any other failure gives the copy up."""
+    try:
+        result = run_pipe(command, message, timeout=context.timeout,
+                          extra_env={"MAILSPY_SPOOL_ID": context.key})
+    except ValueError as exc:  # a command that cannot be split into words
+        return CopyResult(False, False, f"cannot run {command!r}: {exc}")
+    if result.ok:
+        return CopyResult(True)
+    temporary = result.timed_out or result.returncode in (EX_TEMPFAIL,) or result.returncode < 0
+    return CopyResult(False, temporary, status(result))
+
+
+def command_problem(command: str) -> str | None:
+    """Why a rules file's command cannot be run as words, or None."""
+    try:
+        words = shlex.split(command)
+    except ValueError as exc:
+        return f"cannot split the command into words: {exc}"
+    return None if words else "the command is empty"
+
+
+ACTION = ActionType(
+    name="pipe-to-command",
+    summary="pipe a copy to a command",
+    kind=COPY,
+    target=COMMAND,
+    target_required=True,
+    example='"/usr/bin/procmail -m /etc/mailspy/procmailrc"',
+    check_target=command_problem,
+    deliver=deliver,
+)

@@ -1,18 +1,25 @@
 """log-summary: the original mailspy's one-line, tab-separated record.
 
 The layout is the original's, so its log tools keep working; only the
-value cutting (79 characters, 1024 bytes of recipients) is gone.
+value cutting (79 characters, 1024 bytes of recipients) is gone. With
+`format json` the record is a JSON line instead (summary_json.py).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
+from mailspy.actions.action import LOG, PATH, ActionType, Option, Options
 from mailspy.actions.clean import clean
 from mailspy.actions.logfile import LogFile
-from mailspy.message.model import Message
+from mailspy.actions.summary_json import format_json_summary
 
-__all__ = ["format_summary", "log_summary"]
+if TYPE_CHECKING:
+    from mailspy.message.model import Message
+
+__all__ = ["ACTION", "format_summary", "log_summary"]
 
 
 def format_summary(message: Message) -> str:
@@ -37,3 +44,27 @@ def log_summary(logfile: LogFile, message: Message) -> int:
 
     Returns how many records were lost before it (see LogFile.write)."""
     return logfile.write(format_summary(message))
+
+
+def record(message: Message, rules: Sequence[str], options: Options) -> str:
+    if options.get("format") == "json":
+        return format_json_summary(message, list(rules))
+    return format_summary(message)
+
+
+def steps(options: Options) -> frozenset[str]:
+    """The JSON record holds the client's address, name and HELO."""
+    return frozenset({"connect", "helo"}) if options.get("format") == "json" else frozenset()
+
+
+ACTION = ActionType(
+    name="log-summary",
+    summary="append a summary line (format text) or a JSON record (format json)",
+    kind=LOG,
+    target=PATH,
+    default="summary_log",
+    options=(Option("format", ("text", "json")),),
+    steps=steps,
+    open=LogFile,
+    record=record,
+)

@@ -24,10 +24,12 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mailspy.actions.logfile import LogFile
-from mailspy.message.model import Attachment, Message
+
+if TYPE_CHECKING:
+    from mailspy.message.model import Attachment, Message
 
 __all__ = ["format_json_summary", "log_json_summary", "neutralise"]
 

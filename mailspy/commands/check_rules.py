@@ -5,15 +5,16 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from mailspy import defaults
+from mailspy.rules.compile import DEFAULTS
 from mailspy.rules.load import LoadResult, load_rules
-
-DEFAULT_RULES_DIR = "/etc/mailspy/rules.d"
+from mailspy.rules.running import RulesConfig, load_running_rules
 
 
 def load_for_command(directory: str | None, files: list[str]) -> LoadResult | None:
     """Load the rules, printing every diagnostic; None when the directory is missing."""
     if directory is None and not files:
-        directory = DEFAULT_RULES_DIR
+        directory = defaults.RULES_DIR
     if directory is not None and not Path(directory).is_dir():
         print(f"mailspy: error: rules directory '{directory}' does not exist; "
               "give another with -d DIR", file=sys.stderr)
@@ -30,13 +31,10 @@ def rules_for_dry_run(directory: str | None, files: list[str]) -> LoadResult | N
     result = load_for_command(directory, files)
     if result is None or result.files or files:
         return result
-    from mailspy.daemon.running_rules import RulesConfig, load_running_rules
-    from mailspy.rules.compile import DEFAULTS
-
-    print(f"mailspy: note: no rules files in {directory or DEFAULT_RULES_DIR}: like the "
+    print(f"mailspy: note: no rules files in {directory or defaults.RULES_DIR}: like the "
           "daemon, every message gets a summary line, as the original mailspy did",
           file=sys.stderr)
-    return load_running_rules(RulesConfig(directory or DEFAULT_RULES_DIR, DEFAULTS))
+    return load_running_rules(RulesConfig(directory or defaults.RULES_DIR, DEFAULTS))
 
 
 def counted(n: int, word: str) -> str:
@@ -48,7 +46,7 @@ def main(directory: str | None, files: list[str], fixtures: str | None = None) -
     if result is None:
         return 1
     if not result.files:
-        print(f"mailspy: error: no rules files (*.rules) in {directory or DEFAULT_RULES_DIR}; "
+        print(f"mailspy: error: no rules files (*.rules) in {directory or defaults.RULES_DIR}; "
               "a running mailspy refuses to reload to an empty rules directory",
               file=sys.stderr)
         return 1

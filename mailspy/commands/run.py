@@ -6,38 +6,34 @@ import argparse
 import math
 import sys
 
-from mailspy.commands.check_rules import DEFAULT_RULES_DIR
-from mailspy.daemon.running_rules import RulesConfig
+from mailspy import defaults
 from mailspy.daemon.socketspec import SocketSpecError, parse_socket
 from mailspy.rules.compile import Defaults
 from mailspy.rules.regexes import DEFAULT_TIMEOUT
+from mailspy.rules.running import RulesConfig
 from mailspy.spool.deliver import DeliverySettings
-
-DEFAULT_SOCKET = "unix:/var/run/mailspy/milter"
-DEFAULT_SUMMARY_LOG = "/var/log/mailspy"
-DEFAULT_HEADER_LOG = "/var/log/mailspy-headers"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The original's one-letter flags (so -h is not help here: use --help)."""
     parser.add_argument("--help", action="help", help="show this help and exit")
-    parser.add_argument("-p", dest="socket", default=DEFAULT_SOCKET, metavar="SOCKET",
+    parser.add_argument("-p", dest="socket", default=defaults.SOCKET, metavar="SOCKET",
                         help="unix:/path, /path, inet:PORT@HOST or inet6:PORT@HOST "
-                        f"(default: {DEFAULT_SOCKET})")
+                        f"(default: {defaults.SOCKET})")
     parser.add_argument("-d", dest="rules_dir", metavar="RULES_DIR",
-                        help=f"rules directory (default: {DEFAULT_RULES_DIR})")
-    parser.add_argument("-f", dest="summary_log", default=DEFAULT_SUMMARY_LOG,
+                        help=f"rules directory (default: {defaults.RULES_DIR})")
+    parser.add_argument("-f", dest="summary_log", default=defaults.SUMMARY_LOG,
                         metavar="SUMMARY_LOG",
-                        help=f"where log-summary writes by default ({DEFAULT_SUMMARY_LOG})")
+                        help=f"where log-summary writes by default ({defaults.SUMMARY_LOG})")
     parser.add_argument("-h", dest="header_log", metavar="HEADER_LOG",
-                        help=f"where log-headers writes by default ({DEFAULT_HEADER_LOG}); "
+                        help=f"where log-headers writes by default ({defaults.HEADER_LOG}); "
                         "with no rules files, log every header block there")
     parser.add_argument("-P", dest="pipe_command", metavar="COMMAND",
                         help="pipe every message to COMMAND (a rule placed first)")
     parser.add_argument("-u", dest="user", metavar="USER",
                         help="run as USER once the socket and the logs are open")
-    parser.add_argument("--spool-dir", default="/var/spool/mailspy", metavar="DIR",
-                        help="where copies wait for delivery (default: /var/spool/mailspy)")
+    parser.add_argument("--spool-dir", default=defaults.SPOOL_DIR, metavar="DIR",
+                        help=f"where copies wait for delivery (default: {defaults.SPOOL_DIR})")
     d = DeliverySettings()
     parser.add_argument("--pipe-timeout", type=float, default=d.pipe_timeout, metavar="SECONDS",
                         help=f"kill a pipe command after this long (default: {d.pipe_timeout:g})")
@@ -92,13 +88,13 @@ def main(args: argparse.Namespace) -> int:
     except SocketSpecError as exc:
         print(f"mailspy: error: -p {exc}", file=sys.stderr)
         return 1
-    defaults = Defaults(
+    targets = Defaults(
         summary_log=args.summary_log,
-        header_log=args.header_log or DEFAULT_HEADER_LOG,
+        header_log=args.header_log or defaults.HEADER_LOG,
         root=args.root,
         regex_timeout=args.regex_timeout,
     )
-    rules = RulesConfig(args.rules_dir or DEFAULT_RULES_DIR, defaults,
+    rules = RulesConfig(args.rules_dir or defaults.RULES_DIR, targets,
                         header_log_given=args.header_log is not None,
                         pipe_command=args.pipe_command, explicit=args.rules_dir is not None)
     delivery = DeliverySettings(

@@ -15,8 +15,6 @@ from mailspy.actions.clean import clean
 from mailspy.spool.entry import PENDING, Meta, UnreadableEntryError, read_meta
 from mailspy.spool.store import DEAD_DIR, QUEUE, Spool, SpoolBusyError
 
-DEFAULT_SPOOL = "/var/spool/mailspy"
-
 
 def entries(spool: Spool) -> list[tuple[str, Meta]]:
     """Every readable entry, queued then dead."""

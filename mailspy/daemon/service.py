@@ -26,28 +26,29 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from mailspy import safefs
-from mailspy.actions.logfile import LogFiles
+from mailspy import defaults, safefs
+from mailspy.actions.action import LOG, PATH
+from mailspy.actions.registry import ACTIONS
+from mailspy.actions.sinks import Sinks
 from mailspy.daemon import privileges, signals
-from mailspy.daemon.running_rules import RulesConfig, load_running_rules
 from mailspy.daemon.socketspec import SocketSpec
-from mailspy.dispatch import LOG_ACTIONS, TEMPFAIL, Recorder
+from mailspy.dispatch import TEMPFAIL, Recorder
 from mailspy.milter import loop
 from mailspy.milter.adapter import Connections, MailspyMilter
-from mailspy.rules.compile import PATH_ACTIONS, RuleSet
+from mailspy.rules.compile import RuleSet
+from mailspy.rules.running import RulesConfig, load_running_rules
 from mailspy.spool.deliver import Deliverer, DeliverySettings
 from mailspy.spool.store import Spool, SpoolBusyError
 
 log = logging.getLogger("mailspy")
 
-DEFAULT_LOG_DIR = "/var/log/mailspy"
 
 
 @dataclass(frozen=True)
 class Options:
     socket: SocketSpec
     rules: RulesConfig
-    spool_dir: str = "/var/spool/mailspy"
+    spool_dir: str = defaults.SPOOL_DIR
     user: str | None = None
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     syslog: str | None = None  # the syslog socket, when logging there
@@ -78,7 +79,7 @@ def run(options: Options) -> int:
 class Daemon:
     def __init__(self, options: Options) -> None:
         self.options = options
-        self.logs = LogFiles()
+        self.sinks = Sinks()
         self.recorder: Recorder | None = None
         self._reload_lock = threading.Lock()
         self._stopped = threading.Event()
@@ -113,7 +114,7 @@ class Daemon:
         # bodies past the in-memory threshold spill beside the spool, not to a tmpfs
         MailspyMilter.spool_dir = str(spool.root / "tmp")
         deliverer = Deliverer(spool, self.options.delivery)
-        self.recorder = Recorder(rules, self.logs, spool, deliverer,
+        self.recorder = Recorder(rules, self.sinks, spool, deliverer,
                                  on_spool_failure=self.options.on_spool_failure)
         MailspyMilter.recorder = self.recorder
         deliverer.start()
@@ -136,7 +137,7 @@ class Daemon:
             log.info("stopping: finishing the copies in hand")
             if self.recorder is not None:
                 self.recorder.close(wait=True)
-            self.logs.close_all()
+            self.sinks.close_all()
             self._remove_socket()
         log.info("%s", MailspyMilter.answer_times.summary())
         log.info("stopped")
@@ -195,7 +196,7 @@ class Daemon:
 
     def reopen_logs(self) -> None:
         """SIGUSR1: logrotate has renamed the logs; write to new files."""
-        for path, exc in self.logs.reopen_all():
+        for path, exc in self.sinks.reopen_all():
             log.error("cannot reopen %s: %s; still writing to the old file", path, exc)
         log.info("log files reopened")
 
@@ -203,28 +204,31 @@ class Daemon:
         """Open every log now, as the user mailspy runs as, to fail early."""
         for rule in rules.rules:
             for action in rule.actions:
-                if action.name in LOG_ACTIONS:
+                spec = ACTIONS[action.name]
+                if spec.kind == LOG and spec.open is not None:
                     try:
-                        self.logs.get(action.target)
+                        self.sinks.get(action.target, spec.open)
                     except OSError as exc:
                         raise StartError(f"{rule.position}: cannot open log {action.target} "
                                          f"for rule '{rule.name}': {_why(exc)}") from exc
 
     def _make_log_dirs(self, rules: RuleSet, account: privileges.Account | None) -> None:
         """Directories mailspy may make, owned by the user it runs as: every target's
-        under `--root`, else only the default log directory. Any other missing
-        directory is more likely a typo in a rules file, reported when opened."""
+        under `--root`, else only the default log directory, when a rule logs there.
+        Any other missing directory is more likely a typo in a rules file, reported
+        when the log is opened."""
         owner = (account.uid, account.gid) if account else None
-        defaults = self.options.rules.defaults
-        if defaults.root:
-            wanted = {os.path.dirname(a.target) for r in rules.rules for a in r.actions
-                      if a.name in PATH_ACTIONS}
-        else:
-            wanted = {os.path.dirname(p) for p in (defaults.summary_log, defaults.header_log)
-                      if os.path.dirname(p) == DEFAULT_LOG_DIR}
-        for directory in sorted(wanted):
+        targets = {os.path.dirname(a.target) for r in rules.rules for a in r.actions
+                   if ACTIONS[a.name].target == PATH}
+        if not self.options.rules.defaults.root:
+            targets &= {defaults.LOG_DIR}
+        for directory in sorted(targets):
             try:
                 safefs.make_dirs(directory, 0o750, owner, user=owner)
+            except NotADirectoryError as exc:
+                raise StartError(f"cannot make the log directory {directory}: a file is in "
+                                 f"its way (the original mailspy's log?); move it: mv "
+                                 f"{directory} {directory}.old") from exc
             except OSError as exc:
                 raise StartError(f"cannot make the log directory {directory}: "
                                  f"{_why(exc)}") from exc

@@ -73,6 +73,10 @@ class Message:
         wanted = name.lower()
         return [v for n, v in self.headers if n.lower() == wanted]
 
+    def decoded_header_values(self, name: str) -> tuple[str, ...]:
+        """Each occurrence of the named header, RFC 2047 decoded, folding removed."""
+        return tuple(decode_header_value(v) for v in self.header_values(name))
+
     @cached_property
     def subject(self) -> str:
         values = self.header_values("Subject")

@@ -14,9 +14,10 @@ import shutil
 from collections.abc import Iterable
 
 from mailspy import safefs
+from mailspy.actions.action import COMMAND, PATH
+from mailspy.actions.registry import ACTIONS
 from mailspy.diagnostics import Diagnostic, error, warning
 from mailspy.rules.ast import Rule
-from mailspy.rules.vocabulary import ACTIONS
 
 
 def check_rules(rules: Iterable[Rule], root: str = "",
@@ -52,7 +53,8 @@ def _pipe_programs(rules: list[Rule]) -> list[Diagnostic]:
     found = []
     for rule in rules:
         for action in rule.actions:
-            if action.name == "pipe-to-command" and action.target:
+            spec = ACTIONS.get(action.name)
+            if spec is not None and spec.target == COMMAND and action.target:
                 problem = program_problem(action.target)
                 if problem:
                     found.append(warning(action.position, problem))
@@ -67,7 +69,7 @@ def _unsafe_paths(rules: list[Rule], root: str,
         for action in rule.actions:
             spec = ACTIONS.get(action.name)
             target = action.target
-            if spec is None or spec.target != "path" or not target or not target.startswith("/"):
+            if spec is None or spec.target != PATH or not target or not target.startswith("/"):
                 continue
             path = root.rstrip("/") + os.path.normpath(target) if root else target
             if problem := safefs.check_path(path, user):

@@ -17,8 +17,11 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Protocol
 
-from mailspy import safefs
+from mailspy import defaults, safefs
+from mailspy.actions.action import PATH
+from mailspy.actions.registry import ACTIONS
 from mailspy.diagnostics import Diagnostic, Position, error, warning
+from mailspy.fields import ADDRESS, FIELDS
 from mailspy.rules.ast import Action, All, Any, Condition, Not, Regex, Rule, Test
 from mailspy.rules.index import (
     EXACT,
@@ -43,7 +46,6 @@ from mailspy.rules.regexes import (
     regex_flags,
 )
 from mailspy.rules.transform import network_problem
-from mailspy.rules.vocabulary import FIELDS
 
 MAX_LIST_FILE = 16 * 1024 * 1024
 
@@ -53,7 +55,7 @@ _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrst
 
 
 def fold(text: str) -> str:
-    """ASCII case folding: only A-Z change, as SPEC says for is/contains/glob/in."""
+    """ASCII case folding: only A-Z change, as `is`, `contains`, globs and `in` promise."""
     return text.lower() if text.isascii() else text.translate(_ASCII_LOWER)
 
 
@@ -80,10 +82,11 @@ def _best(choices: list[list[Anchor]]) -> Anchors:
 
 @dataclass(frozen=True)
 class Defaults:
-    """Where an action with no target writes: SPEC's defaults, or `-f`/`-h`."""
+    """Where an action with no target writes (mailspy.defaults, or `-f`/`-h`), and the
+    settings of `mailspy run` that shape the compiled rules."""
 
-    summary_log: str = "/var/log/mailspy"
-    header_log: str = "/var/log/mailspy-headers"
+    summary_log: str = defaults.SUMMARY_LOG
+    header_log: str = defaults.HEADER_LOG
     root: str = ""  # `mailspy run --root DIR`: every path target is written under DIR
     regex_timeout: float = DEFAULT_TIMEOUT  # `mailspy run --regex-timeout SECONDS`
 
@@ -127,16 +130,12 @@ class RuleSet:
     @cached_property
     def unused_steps(self) -> frozenset[str]:
         """SMTP steps no rule and no action needs, which the MTA need not send:
-        the client's connection and HELO feed only the client fields and the
-        JSON record."""
-        fields = frozenset().union(*(r.fields for r in self.rules))
-        json = any(("format", "json") in a.options for r in self.rules for a in r.actions)
-        unused = set()
-        if not json and not fields & {"client-address", "client-name"}:
-            unused.add("connect")
-        if not json and "helo" not in fields:
-            unused.add("helo")
-        return frozenset(unused)
+        the client's connection and HELO feed only some fields and records."""
+        needed = frozenset().union(*(FIELDS[f].steps for r in self.rules for f in r.fields
+                                     if f in FIELDS),
+                                   *(ACTIONS[a.name].steps(dict(a.options))
+                                     for r in self.rules for a in r.actions if a.name in ACTIONS))
+        return frozenset({"connect", "helo"} - needed)
 
     @cached_property
     def index(self) -> RuleIndex:
@@ -153,22 +152,23 @@ def compile_rules(
     return RuleSet(compiled, tuple(files), limits), compiler.diagnostics
 
 
-PATH_ACTIONS = ("log-summary", "log-headers", "archive-to-maildir")
-
-
 def plan_action(action: Action, defaults: Defaults) -> PlannedAction:
+    """The action with its target filled in from the defaults and spelled one way, and
+    only the options that differ from their defaults."""
+    spec = ACTIONS.get(action.name)
+    if spec is None:  # reported by the transformer; these rules never run
+        return PlannedAction(action.name, action.target or "", action.options)
     target = action.target
     if target is None:
-        target = {"log-summary": defaults.summary_log, "log-headers": defaults.header_log}.get(
-            action.name, ""
-        )
-    if action.name in PATH_ACTIONS:
+        target = getattr(defaults, spec.default) if spec.default else ""
+    if spec.target == PATH:
         # one spelling per file, so `/var/log//x` and `/var/log/x` run once; normpath of
         # an absolute path never climbs above "/", so no `..` leaves the root
         target = os.path.normpath("/" + target.lstrip("/"))
         if defaults.root:
             target = defaults.root.rstrip("/") + target
-    options = tuple(o for o in action.options if o != ("format", "text"))  # the default
+    options = tuple((name, value) for name, value in action.options
+                    if (option := spec.option(name)) is None or value != option.default)
     return PlannedAction(action.name, target, options)
 
 
@@ -272,7 +272,7 @@ class _Compiler:
     def _in(self, op: str, value, key: FieldKey, where: Position):
         entries = self._read_list(value, where) if op == "in-file" else value
         spec = FIELDS.get(key[0])
-        if spec is not None and spec.kind == "address":
+        if spec is not None and spec.kind == ADDRESS:
             # an inline list was checked by the transformer; a file is checked here
             networks = self._networks(entries, where if op == "in-file" else None)
             one = lambda v: in_networks(v, networks)  # noqa: E731

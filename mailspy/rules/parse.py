@@ -10,7 +10,6 @@ broken rule in a file, not only the first.
 from __future__ import annotations
 
 import re
-import threading
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -25,7 +24,7 @@ from lark.exceptions import (
 
 from mailspy.diagnostics import Diagnostic, Position, error
 from mailspy.rules.ast import Rule
-from mailspy.rules.transform import RulesTransformer
+from mailspy.rules.transform import Collector, RulesTransformer, collecting
 
 
 def grammar_text() -> str:
@@ -38,30 +37,21 @@ def grammar_text() -> str:
 
 
 @cache
-def _transformer() -> RulesTransformer:
-    return RulesTransformer("")
-
-
-@cache
 def parser() -> Lark:
     """One LALR parser that builds Rule objects as it reduces (no tree in between).
 
     The basic lexer makes every keyword a keyword everywhere: with lark's
     contextual lexer `rule` or `when` in an action's place would lex as a name.
+    The transformer keeps no state: each parse reports to its own Collector.
     """
-    return Lark(grammar_text(), parser="lalr", lexer="basic", transformer=_transformer())
-
-
-_parsing = threading.Lock()  # the parser's transformer is shared: one file at a time
+    return Lark(grammar_text(), parser="lalr", lexer="basic", transformer=RulesTransformer())
 
 
 def parse_rules(text: str, file: str) -> tuple[list[Rule], list[Diagnostic]]:
     """The rules of one file, with every syntax and semantic problem found in it."""
-    with _parsing:
-        transformer = _transformer()
-        transformer.file, transformer.diagnostics = file, []
-        rules, syntax = parse_text(text, file)
-        return rules, syntax + transformer.diagnostics
+    with collecting(file) as found:
+        rules, syntax = parse_text(text, file, found)
+        return rules, syntax + found.diagnostics
 
 
 # Typical mistakes, recognised by the parser state they leave behind.
@@ -154,14 +144,15 @@ _TERMINAL_NAMES = {
 _RULE_HEAD = re.compile(r"^[ \t]*(rule)\b", re.MULTILINE)
 
 
-def parse_text(text: str, file: str) -> tuple[list[Rule], list[Diagnostic]]:
+def parse_text(text: str, file: str,
+               found: Collector) -> tuple[list[Rule], list[Diagnostic]]:
     """Parse a whole file, recovering at rule boundaries after each syntax error.
 
     Semantic diagnostics of a parse that then failed are dropped: the rules
     they were about are parsed again (quietly) by the recovery."""
     rules: list[Rule] = []
     diagnostics: list[Diagnostic] = []
-    semantic = _transformer().diagnostics
+    semantic = found.diagnostics
     start = 0
     while start is not None:
         mark = len(semantic)
@@ -175,7 +166,7 @@ def parse_text(text: str, file: str) -> tuple[list[Rule], list[Diagnostic]]:
             heads = [m.start(1) for m in _RULE_HEAD.finditer(text, start)]
             earlier = [h for h in heads if start < h < where]
             if earlier:
-                rules += _quietly(text, start, earlier[-1])
+                rules += _quietly(text, start, earlier[-1], semantic)
             if where in heads and where > start:
                 start = where  # a rule began before the previous one was closed
             else:
@@ -189,9 +180,8 @@ def _from(text: str, start: int, end: int | None = None) -> str:
     return prefix + text[start:end]
 
 
-def _quietly(text: str, start: int, end: int) -> list[Rule]:
+def _quietly(text: str, start: int, end: int, semantic: list[Diagnostic]) -> list[Rule]:
     """The complete rules before a broken one; nothing if the cut went wrong."""
-    semantic = _transformer().diagnostics
     mark = len(semantic)
     try:
         return parser().parse(_from(text, start, end))
@@ -237,19 +227,16 @@ def _example_labels() -> dict[object, str]:
     go wrong in several ways.
     """
     labels: dict[object, str] = {}
-    transformer = _transformer()
-    saved = transformer.file, transformer.diagnostics
-    transformer.diagnostics = []
-    for label, examples in _EXAMPLES.items():
-        for example in examples:
-            try:
-                parser().parse(example)
-            except UnexpectedToken as exc:
-                labels.setdefault((exc.state.position, exc.token.type), label)
-                labels.setdefault(exc.state.position, label)
-            except UnexpectedInput:
-                pass
-    transformer.file, transformer.diagnostics = saved
+    with collecting("<examples>"):
+        for label, examples in _EXAMPLES.items():
+            for example in examples:
+                try:
+                    parser().parse(example)
+                except UnexpectedToken as exc:
+                    labels.setdefault((exc.state.position, exc.token.type), label)
+                    labels.setdefault(exc.state.position, label)
+                except UnexpectedInput:
+                    pass
     return labels
 
 

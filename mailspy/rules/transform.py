@@ -1,21 +1,31 @@
 """Parse tree -> Rule objects: the one place where the language gets its meaning.
 
 The grammar accepts any name as a field or an action; here each name is
-checked against the vocabulary, strings are unescaped, regexes are tried,
-paths must be absolute, and every problem becomes a diagnostic that points
-at the exact spot. The transformer never stops at the first problem: it
-keeps going so that one `check-rules` run shows them all.
+checked against the table of fields (mailspy/fields.py) and the actions'
+own declarations (mailspy/actions/), strings are unescaped, regexes are
+tried, paths must be absolute, and every problem becomes a diagnostic that
+points at the exact spot. The transformer never stops at the first problem:
+it keeps going so that one `check-rules` run shows them all.
+
+One transformer serves every parse, in any thread; what a parse finds goes
+to that parse's own `Collector` (`collecting`), never to shared state.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
-import shlex
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 
 from lark import Token, Transformer, v_args
 
+from mailspy.actions.action import PATH
+from mailspy.actions.registry import ACTIONS
 from mailspy.diagnostics import Diagnostic, Position, error, suggest, warning
+from mailspy.fields import ADDRESS, FIELDS, SIZE
 from mailspy.rules.ast import Action, All, Any, Condition, Field, Not, Regex, Rule, Test
 from mailspy.rules.regexes import (
     DEFAULT_TIMEOUT,
@@ -26,7 +36,6 @@ from mailspy.rules.regexes import (
     regex_flags,
     turkish_i,
 )
-from mailspy.rules.vocabulary import ACTIONS, FIELDS
 
 _UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2,
           "g": 1024**3, "gb": 1024**3}
@@ -47,16 +56,37 @@ def unquote(token: Token) -> str:
     return re.sub(r"\\([\"\\])", r"\1", token.value[1:-1])
 
 
-class RulesTransformer(Transformer):
-    """Builds `Rule`s from one file's tree, collecting diagnostics as it goes."""
+@dataclass
+class Collector:
+    """The file one parse reads, and the problems it finds."""
 
-    def __init__(self, file: str) -> None:
-        super().__init__()
-        self.file = file
-        self.diagnostics: list[Diagnostic] = []
+    file: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+_collector: ContextVar[Collector] = ContextVar("mailspy_rules_collector")
+
+
+@contextlib.contextmanager
+def collecting(file: str) -> Iterator[Collector]:
+    """Diagnostics of the parses within, for this thread only."""
+    collector = Collector(file)
+    token = _collector.set(collector)
+    try:
+        yield collector
+    finally:
+        _collector.reset(token)
+
+
+class RulesTransformer(Transformer):
+    """Builds `Rule`s as the parser reduces, reporting to the current Collector."""
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        return _collector.get().diagnostics
 
     def _at(self, token: Token, offset: int = 0) -> Position:
-        return Position(self.file, token.line or 1, (token.column or 1) + offset)
+        return Position(_collector.get().file, token.line or 1, (token.column or 1) + offset)
 
     def _error(self, where: Position, message: str) -> None:
         self.diagnostics.append(error(where, message))
@@ -109,7 +139,7 @@ class RulesTransformer(Transformer):
 
     def _text_test(self, field: Field, op: str, value, token: Token) -> Test:
         spec = FIELDS.get(field.name)
-        if spec is not None and spec.kind == "size":
+        if spec is not None and spec.kind == SIZE:
             self._error(self._at(token),
                         f"'{field.name}' is a number; compare it with >, <, >=, <=")
         return Test(field, op, value, self._at(token))
@@ -163,7 +193,7 @@ class RulesTransformer(Transformer):
     def in_test(self, children: list) -> Test:
         field, *texts = children
         spec = FIELDS.get(field.name)
-        if spec is not None and spec.kind == "address":
+        if spec is not None and spec.kind == ADDRESS:
             for token in texts:
                 problem = network_problem(unquote(token))
                 if problem:
@@ -181,7 +211,7 @@ class RulesTransformer(Transformer):
     @v_args(inline=True)
     def compare_test(self, field: Field, comparison: Token, quantity: Token) -> Test:
         spec = FIELDS.get(field.name)
-        if spec is not None and spec.kind != "size":
+        if spec is not None and spec.kind != SIZE:
             self._error(self._at(comparison), f"'{field.name}' is text; compare it with is, "
                         "contains, matches or in")
         return Test(field, comparison.value, self._quantity(quantity), self._at(quantity))
@@ -199,9 +229,10 @@ class RulesTransformer(Transformer):
 
     def action(self, children: list) -> Action:
         name_token, *rest = children
-        target = next((unquote(c.children[0]) for c in rest if c.data == "action_target"), None)
         target_token = next((c.children[0] for c in rest if c.data == "action_target"), None)
-        options = tuple(("format", c.children[0].value) for c in rest if c.data == "action_option")
+        target = unquote(target_token) if target_token is not None else None
+        options = tuple((c.children[0].value, c.children[1].value)
+                        for c in rest if c.data == "action_option")
         action = Action(name_token.value, target, self._at(name_token), options)
         self._check_action(action, target_token)
         return action
@@ -214,28 +245,23 @@ class RulesTransformer(Transformer):
         if spec.target is None and target_token is not None:
             self._error(self._at(target_token), f"'{action.name}' takes no argument")
         elif spec.target_required and target_token is None:
-            example = '"/usr/bin/procmail -m /etc/mailspy/procmailrc"' if spec.target == "command" \
-                else '"/srv/archive"'
             self._error(action.position, f"'{action.name}' needs a {spec.target}: "
-                        f"{action.name} {example}")
+                        f"{action.name} {spec.example}")
         elif target_token is not None:
-            self._check_target(spec.target, action.target or "", target_token)
-        for option, value in action.options:
-            if option not in spec.options:
-                self._error(action.position, f"'{action.name}' takes no '{option}' option")
-            elif value not in ("text", "json"):
-                self._error(action.position, f"unknown format '{value}'; formats are text, json")
+            self._check_target(spec.target, spec.check_target, action.target or "",
+                               target_token)
+        for name, value in action.options:
+            option = spec.option(name)
+            if option is None:
+                self._error(action.position, f"'{action.name}' takes no '{name}' option")
+            elif value not in option.values:
+                self._error(action.position, f"unknown {name} '{value}'; "
+                            f"{name}s are {', '.join(option.values)}")
 
-    def _check_target(self, kind: str | None, target: str, token: Token) -> None:
+    def _check_target(self, kind: str | None, check, target: str, token: Token) -> None:
         where = self._at(token)
-        if kind == "path" and not target.startswith("/"):
+        if kind == PATH and not target.startswith("/"):
             self._error(where, f"relative path '{target}': paths must be absolute, "
                         "starting with '/'")
-        elif kind == "command":
-            try:
-                words = shlex.split(target)
-            except ValueError as exc:
-                self._error(where, f"cannot split the command into words: {exc}")
-                return
-            if not words:
-                self._error(where, "the command is empty")
+        elif check is not None and (problem := check(target)):
+            self._error(where, problem)

@@ -1,10 +1,12 @@
 """Workers that deliver spooled copies, retrying temporary failures with backoff.
 
-A pipe that exits 75 (EX_TEMPFAIL), is killed or times out, and a Maildir
-that cannot be written (disk full, read-only, permissions) are retried after
-`retry_base`, doubling up to `retry_max`; after `max_attempts` tries or
-`max_age` seconds the copy is given up and its entry moves to dead/. Other
-pipe failures are given up at once (`mailspy spool retry` brings them back).
+Each copy is made by its action (the action module's `deliver`), which says
+whether a failure is temporary: a pipe that exits 75 (EX_TEMPFAIL), is
+killed or times out, and a Maildir that cannot be written (disk full,
+read-only, permissions). Temporary failures are retried after `retry_base`,
+doubling up to `retry_max`; after `max_attempts` tries or `max_age` seconds
+the copy is given up and its entry moves to dead/. Other failures are given
+up at once (`mailspy spool retry` brings them back).
 Each target runs at most `per_target` copies at once, so one slow command
 cannot take every worker.
 """
@@ -19,8 +21,8 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from mailspy.actions.maildir import deliver
-from mailspy.actions.pipe import run_pipe, status
+from mailspy.actions.action import CopyContext, CopyResult
+from mailspy.actions.registry import ACTIONS
 from mailspy.message.model import Message
 from mailspy.spool.entry import DEAD, DONE, PENDING, Job, Meta, UnreadableEntryError, read_meta
 from mailspy.spool.store import DEAD_DIR, QUEUE, Spool
@@ -28,7 +30,6 @@ from mailspy.supervise import supervised
 
 log = logging.getLogger("mailspy")
 
-EX_TEMPFAIL = 75
 
 
 @dataclass(frozen=True)
@@ -43,36 +44,18 @@ class DeliverySettings:
     scan_interval: float = 30.0
 
 
-@dataclass(frozen=True)
-class Outcome:
-    ok: bool
-    temporary: bool = False
-    reason: str = ""
-
-
 def run_copy(job: Job, message: Message, key: str, settings: DeliverySettings,
-             may_exist: bool = True) -> Outcome:
-    """Make one copy; never raises for a failing target, only reports.
+             may_exist: bool = True) -> CopyResult:
+    """Make one copy through its action; never raises for a failing target, only reports.
 
     `may_exist` is False only when no earlier attempt of this copy can have
-    run (a fresh entry of this daemon, never tried): the Maildir is then not
+    run (a fresh entry of this daemon, never tried): a Maildir is then not
     searched for the copy's key."""
-    if job.action == "pipe-to-command":
-        try:
-            result = run_pipe(job.target, message, timeout=settings.pipe_timeout,
-                              extra_env={"MAILSPY_SPOOL_ID": key})
-        except ValueError as exc:  # a command that cannot be split into words
-            return Outcome(False, False, f"cannot run {job.target!r}: {exc}")
-        if result.ok:
-            return Outcome(True)
-        temporary = result.timed_out or result.returncode in (EX_TEMPFAIL,) \
-            or result.returncode < 0
-        return Outcome(False, temporary, status(result))
-    try:
-        deliver(job.target, message, key=key, look_first=may_exist)
-    except OSError as exc:
-        return Outcome(False, True, f"{exc.strerror or exc} ({exc.filename or job.target})")
-    return Outcome(True)
+    spec = ACTIONS.get(job.action)
+    if spec is None or spec.deliver is None:
+        return CopyResult(False, False, f"mailspy has no action {job.action!r} that makes copies")
+    context = CopyContext(key, may_exist, settings.pipe_timeout, dict(map(tuple, job.options)))
+    return spec.deliver(job.target, message, context)
 
 
 class Deliverer:
@@ -292,7 +275,7 @@ class Deliverer:
         self.spool.save(meta)
         return True
 
-    def _record(self, meta: Meta, job: Job, outcome: Outcome) -> None:
+    def _record(self, meta: Meta, job: Job, outcome: CopyResult) -> None:
         qid = meta.envelope.queue_id or "NOQUEUE"
         job.attempts += 1
         if outcome.ok:

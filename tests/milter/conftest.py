@@ -10,7 +10,7 @@ import Milter.test
 import pytest
 from Milter.testctx import TestCtx
 
-from mailspy.actions.logfile import LogFiles
+from mailspy.actions.sinks import Sinks
 from mailspy.dispatch import Recorder
 from mailspy.milter.adapter import MailspyMilter
 from mailspy.rules.compile import Defaults
@@ -64,7 +64,7 @@ def daemon(tmp_path: Path):
         spool.create()
         deliverer = Deliverer(spool, DeliverySettings(**{"retry_base": 0.2, **settings}))
         deliverer.start()
-        recorder = Recorder(result.rules, LogFiles(), spool, deliverer)
+        recorder = Recorder(result.rules, Sinks(), spool, deliverer)
         MailspyMilter.recorder = recorder
         recorders.append(recorder)
         return recorder, summary, headers
@@ -72,5 +72,5 @@ def daemon(tmp_path: Path):
     yield _install
     for recorder in recorders:
         recorder.close(wait=True)
-        recorder.logs.close_all()
+        recorder.sinks.close_all()
     MailspyMilter.recorder = None

@@ -1,1 +1,1 @@
-"""Hostile input through the milter adapter: corpus, generated and fuzzed (issue 4, item 3)."""
+"""Hostile input through the milter adapter: corpus, generated and fuzzed."""

@@ -34,7 +34,7 @@ import Milter
 import Milter.test
 from Milter.testctx import TestCtx
 
-from mailspy.actions.logfile import LogFiles
+from mailspy.actions.sinks import Sinks
 from mailspy.dispatch import Recorder
 from mailspy.message.mime import walk
 from mailspy.milter.adapter import MailspyMilter
@@ -171,7 +171,7 @@ class Harness:
         self.spool.create()
         self.deliverer = Deliverer(self.spool, DeliverySettings(retry_base=0.2))
         self.deliverer.start()
-        self.recorder = Recorder(result.rules, LogFiles(), self.spool, self.deliverer)
+        self.recorder = Recorder(result.rules, Sinks(), self.spool, self.deliverer)
         self._previous = MailspyMilter.recorder
         MailspyMilter.recorder = self.recorder
         self.records = _Records()
@@ -184,7 +184,7 @@ class Harness:
     def close(self) -> None:
         logging.getLogger("mailspy").removeHandler(self.records)
         self.recorder.close(wait=True)
-        self.recorder.logs.close_all()
+        self.recorder.sinks.close_all()
         MailspyMilter.recorder = self._previous
 
     # -- sending -------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Every hostile message through the milter adapter: accepted, recorded once, nothing logged.
 
 The message stage's own tests (tests/message) check what is *found* in such
-mail; these check the contract around it (SPEC, invariants 1 and 3): end of
+mail; these check the promises around it (mail always flows, hostile mail is harmless): end of
 message is answered ACCEPT, the summary log gains exactly one well-formed
 line, the header log exactly one mbox block with the header names sent,
 the Maildir exactly one copy, and mailspy logs no error.

@@ -1,4 +1,4 @@
-"""The fields beyond SPEC's four: headers, domains, client, AUTH, size, types, archives."""
+"""The fields beyond the first four: headers, domains, client, AUTH, size, types, archives."""
 
 from __future__ import annotations
 

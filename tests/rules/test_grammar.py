@@ -119,7 +119,7 @@ def test_keywords_are_case_sensitive_and_names_may_hold_hyphens(load):
 def test_compiled_rule_carries_its_planned_actions(load):
     rule = only_rule(load, 'rule "r" { log-summary log-headers archive-to-maildir "/m" }')
     assert [(a.name, a.target) for a in rule.actions] == [
-        ("log-summary", "/var/log/mailspy"),
-        ("log-headers", "/var/log/mailspy-headers"),
+        ("log-summary", "/var/log/mailspy/mailspy"),
+        ("log-headers", "/var/log/mailspy/headers"),
         ("archive-to-maildir", "/m"),
     ]

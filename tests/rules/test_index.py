@@ -57,7 +57,7 @@ MESSAGES = st.builds(message, TEXT, st.lists(TEXT, max_size=3), TEXT, st.lists(T
 
 
 def naive(ruleset, msg):
-    """Every rule asked in turn, as SPEC describes evaluation."""
+    """Every rule asked in turn, as docs/rules.md describes evaluation."""
     values = MessageValues(msg)
     fired = []
     for rule in ruleset.rules:

@@ -1,4 +1,4 @@
-"""What a rule means: SPEC's "Fields", "Tests" and "Actions", one behaviour each."""
+"""What a rule means: its fields, tests and actions, one behaviour each."""
 
 from __future__ import annotations
 
@@ -127,13 +127,13 @@ def test_rules_fire_in_file_order_and_actions_run_once_in_order(load):
     verdict = verdict_for(
         load,
         'rule "a" { log-summary archive-to-maildir "/m" }',
-        'rule "b" { log-headers log-summary "/var/log/mailspy" archive-to-maildir "/n" }',
+        'rule "b" { log-headers log-summary "/var/log/mailspy/mailspy" archive-to-maildir "/n" }',
     )
     assert [r.name for r in verdict.rules] == ["a", "b"]
     assert [(a.name, a.target) for a in verdict.actions] == [
-        ("log-summary", "/var/log/mailspy"),
+        ("log-summary", "/var/log/mailspy/mailspy"),
         ("archive-to-maildir", "/m"),
-        ("log-headers", "/var/log/mailspy-headers"),
+        ("log-headers", "/var/log/mailspy/headers"),
         ("archive-to-maildir", "/n"),
     ]
     assert verdict.stopped_by is None
@@ -211,8 +211,8 @@ def test_a_message_no_rule_asks_about_is_never_walked(load):
 
 def test_one_file_spelled_differently_is_still_one_action(load):
     verdict = verdict_for(load, 'rule "a" { log-summary }',
-                          'rule "b" { log-summary "/var/log/mailspy" format text }',
-                          'rule "c" { log-summary "/var/log//mailspy" }',
-                          'rule "d" { log-summary "/var/log/../log/mailspy" }')
+                          'rule "b" { log-summary "/var/log/mailspy/mailspy" format text }',
+                          'rule "c" { log-summary "/var/log//mailspy/mailspy" }',
+                          'rule "d" { log-summary "/var/log/../log/mailspy/./mailspy" }')
     assert [(a.name, a.target, a.options) for a in verdict.actions] == [
-        ("log-summary", "/var/log/mailspy", ())]
+        ("log-summary", "/var/log/mailspy/mailspy", ())]

@@ -1,1 +1,2 @@
-"""Security properties of SPEC invariant 3, each with a test (issue 4, item 4)."""
+"""Security properties (hostile mail is harmless; nothing is written through a path
+another user controls), each with a test; docs/security.md lists them."""

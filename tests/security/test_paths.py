@@ -20,10 +20,12 @@ from pathlib import Path
 import Milter
 import pytest
 
-from mailspy.actions.logfile import LogFiles
+from mailspy.actions.action import PATH
+from mailspy.actions.registry import ACTIONS
+from mailspy.actions.sinks import Sinks
 from mailspy.dispatch import Recorder
 from mailspy.milter.adapter import MailspyMilter
-from mailspy.rules.compile import PATH_ACTIONS, Defaults
+from mailspy.rules.compile import Defaults
 from mailspy.rules.load import load_rules
 from mailspy.spool.deliver import Deliverer, DeliverySettings
 from mailspy.spool.store import Spool
@@ -52,7 +54,7 @@ def test_relative_targets_are_refused_under_a_root_too(tmp_path: Path, target: s
 
 
 @pytest.mark.parametrize(("target", "climbs"), [
-    ("/var/log/mailspy", False),
+    ("/var/log/mailspy/mailspy", False),
     ("/srv/archive/finance/", False),
     ("//double//slashes", False),
     ("/./dot/./segments", False),
@@ -62,7 +64,7 @@ def test_relative_targets_are_refused_under_a_root_too(tmp_path: Path, target: s
     ("/..", True),
     ("//../x", True),
 ])
-@pytest.mark.parametrize("action", PATH_ACTIONS)
+@pytest.mark.parametrize("action", [n for n, a in ACTIONS.items() if a.target == PATH])
 def test_every_planned_path_lies_under_the_root(tmp_path: Path, action: str, target: str,
                                                 climbs: bool) -> None:
     """A target that tries to climb out may be refused instead; none is planned outside."""
@@ -79,7 +81,7 @@ def test_default_log_paths_lie_under_the_root(tmp_path: Path) -> None:
     root = tmp_path / "root"
     result = load(tmp_path, 'rule "a" { log-summary log-headers }', root)
     targets = [os.path.normpath(a.target) for a in result.rules.rules[0].actions]
-    assert targets == [f"{root}/var/log/mailspy", f"{root}/var/log/mailspy-headers"]
+    assert targets == [f"{root}/var/log/mailspy/mailspy", f"{root}/var/log/mailspy/headers"]
 
 
 def test_a_dot_dot_target_under_a_root_writes_nothing_outside_it(tmp_path: Path) -> None:
@@ -92,7 +94,7 @@ def test_a_dot_dot_target_under_a_root_writes_nothing_outside_it(tmp_path: Path)
     spool.create()
     deliverer = Deliverer(spool, DeliverySettings())
     deliverer.start()
-    recorder = Recorder(result.rules, LogFiles(), spool, deliverer)
+    recorder = Recorder(result.rules, Sinks(), spool, deliverer)
     previous, MailspyMilter.recorder = MailspyMilter.recorder, recorder
     try:
         connection = Connection()
@@ -102,7 +104,7 @@ def test_a_dot_dot_target_under_a_root_writes_nothing_outside_it(tmp_path: Path)
     finally:
         MailspyMilter.recorder = previous
         recorder.close()
-        recorder.logs.close_all()
+        recorder.sinks.close_all()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["jail", "rules.d", "spool"]
     assert (root / "escaped.log").read_text().count("\n") == 1
     assert len(list((root / "escaped-maildir" / "new").iterdir())) == 1

@@ -1,0 +1,29 @@
+"""Every action mailspy knows, found in the modules of this package.
+
+A module of `mailspy.actions` that declares `ACTION = ActionType(...)` is an
+action; the others (`clean`, `copy`, `logfile`...) are helpers. Adding an
+action is adding one module: nothing else names it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+import mailspy.actions as package
+from mailspy.actions.action import ActionType
+
+
+def _discover() -> dict[str, ActionType]:
+    found: dict[str, ActionType] = {}
+    for module in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        declared = getattr(importlib.import_module(f"{package.__name__}.{module.name}"),
+                           "ACTION", None)
+        if isinstance(declared, ActionType):
+            if declared.name in found:
+                raise RuntimeError(f"two modules declare the action {declared.name!r}")
+            found[declared.name] = declared
+    return found
+
+
+ACTIONS: dict[str, ActionType] = _discover()

@@ -1,0 +1,16 @@
+"""Where mailspy reads and writes when nobody says otherwise, in one place.
+
+Logs live in a directory of their own, owned by the user mailspy runs as,
+so that it can create them and reopen them after logrotate once it has
+dropped root (the layout the original mailspy moved to in its 0.4.0).
+"""
+
+from __future__ import annotations
+
+RULES_DIR = "/etc/mailspy/rules.d"
+CONFIG_FILE = "/etc/mailspy/mailspy.conf"
+SOCKET = "unix:/var/run/mailspy/milter"
+LOG_DIR = "/var/log/mailspy"
+SUMMARY_LOG = f"{LOG_DIR}/mailspy"
+HEADER_LOG = f"{LOG_DIR}/headers"
+SPOOL_DIR = "/var/spool/mailspy"
