@@ -81,7 +81,7 @@ def _no_steps(options: Options) -> frozenset[str]:
 @dataclass(frozen=True)
 class ActionType:
     name: str
-    summary: str  # one line, for the documentation and `check-rules`
+    doc: str  # what it does, as docs/rules.md's table of actions says it (Markdown)
     kind: str  # LOG, COPY or CONTROL
     target: str | None = None  # PATH, COMMAND, another word for what it names, or None
     target_required: bool = False
@@ -93,6 +93,18 @@ class ActionType:
     open: Callable[[str], Sink] | None = None  # LOG: the sink for a target
     record: Callable[[Message, Sequence[str], Options], str | bytes] | None = None  # LOG
     deliver: Callable[[str, Message, CopyContext], CopyResult] | None = None  # COPY
+    rank: int = 50  # its place in the documentation's table, then by name
 
     def option(self, name: str) -> Option | None:
         return next((o for o in self.options if o.name == name), None)
+
+    @property
+    def usage(self) -> str:
+        """How it is written in a rule: `log-summary ["/path"] [format json]`."""
+        words = [self.name]
+        if self.target is not None:
+            shown = {PATH: '"/path"', COMMAND: '"command args"'}.get(self.target,
+                                                                   f'"{self.target}"')
+            words.append(shown if self.target_required else f"[{shown}]")
+        words += [f"[{o.name} {'|'.join(o.values[1:])}]" for o in self.options]
+        return " ".join(words)

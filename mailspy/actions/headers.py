@@ -73,10 +73,12 @@ def record(message: Message, rules: Sequence[str], options: Options) -> bytes:
 
 ACTION = ActionType(
     name="log-headers",
-    summary="append the header block",
+    doc="appends the header block to the path, or to the header log (`-h`, default "
+        "`/var/log/mailspy/headers`)",
     kind=LOG,
     target=PATH,
     default="header_log",
     open=LogFile,
     record=record,
+    rank=20,
 )

@@ -238,10 +238,12 @@ def deliver_copy(maildir: str, message: Message, context: CopyContext) -> CopyRe
 
 ACTION = ActionType(
     name="archive-to-maildir",
-    summary="deliver a copy to a Maildir",
+    doc="delivers a copy into the Maildir at the path, creating `tmp/`, `new/` and `cur/` "
+        "when missing",
     kind=COPY,
     target=PATH,
     target_required=True,
     example='"/srv/archive"',
     deliver=deliver_copy,
+    rank=40,
 )

@@ -290,11 +290,12 @@ def command_problem(command: str) -> str | None:
 
 ACTION = ActionType(
     name="pipe-to-command",
-    summary="pipe a copy to a command",
+    doc="runs the command with a copy of the message on its standard input",
     kind=COPY,
     target=COMMAND,
     target_required=True,
     example='"/usr/bin/procmail -m /etc/mailspy/procmailrc"',
     check_target=command_problem,
     deliver=deliver,
+    rank=30,
 )

@@ -16,14 +16,21 @@ from mailspy.actions.action import ActionType
 
 def _discover() -> dict[str, ActionType]:
     found: dict[str, ActionType] = {}
-    for module in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+    for module in pkgutil.iter_modules(package.__path__):
         declared = getattr(importlib.import_module(f"{package.__name__}.{module.name}"),
                            "ACTION", None)
         if isinstance(declared, ActionType):
             if declared.name in found:
                 raise RuntimeError(f"two modules declare the action {declared.name!r}")
             found[declared.name] = declared
-    return found
+    return dict(sorted(found.items(), key=lambda item: (item[1].rank, item[0])))
 
 
 ACTIONS: dict[str, ActionType] = _discover()
+
+
+def markdown_table() -> str:
+    """The table of actions as docs/rules.md shows it."""
+    rows = ["| action | does |", "|---|---|"]
+    rows += [f"| `{a.usage}` | {a.doc} |" for a in ACTIONS.values()]
+    return "\n".join(rows) + "\n"

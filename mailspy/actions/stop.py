@@ -9,4 +9,4 @@ from __future__ import annotations
 
 from mailspy.actions.action import CONTROL, ActionType
 
-ACTION = ActionType(name="stop", summary="evaluate no further rules", kind=CONTROL)
+ACTION = ActionType(name="stop", doc="evaluates no further rules", kind=CONTROL, rank=90)

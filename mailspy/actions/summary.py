@@ -59,7 +59,8 @@ def steps(options: Options) -> frozenset[str]:
 
 ACTION = ActionType(
     name="log-summary",
-    summary="append a summary line (format text) or a JSON record (format json)",
+    doc="appends one summary line to the path, or to the summary log (`-f`, default "
+        "`/var/log/mailspy/mailspy`); with `format json`, one JSON object instead",
     kind=LOG,
     target=PATH,
     default="summary_log",
@@ -67,4 +68,5 @@ ACTION = ActionType(
     steps=steps,
     open=LogFile,
     record=record,
+    rank=10,
 )
