@@ -16,6 +16,7 @@ PYTEST_ARGS ?=
 
 test: deps sendmail
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The end-to-end tests also run behind a private sendmail. Debian's sendmail packages
@@ -28,6 +29,7 @@ sendmail: deps
 # What a contributor runs after each change: no MTA, nothing marked slow.
 test-fast: deps
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -q -m "not postfix and not sendmail and not slow" $(PYTEST_ARGS)
 
 # The daemon in the foreground with the repository's rules; every log and
@@ -63,6 +65,7 @@ fuzz: deps
 
 lint: deps
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 deps: apt $(VENV)/.installed
 

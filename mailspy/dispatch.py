@@ -17,6 +17,7 @@ the message is accepted and the copies are lost, logged and counted.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mailspy.actions.action import COPY, LOG
@@ -119,7 +120,8 @@ class Recorder:
         self.deliverer.submit(entry_id, fresh=True)
         return True
 
-    def _guarded(self, run, action: PlannedAction, message: Message, *extra) -> None:
+    def _guarded(self, run: Callable[..., None], action: PlannedAction, message: Message,
+                 *extra: object) -> None:
         try:
             run(action, message, *extra)
         except Exception as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from mailspy.fields import FIELDS
 from mailspy.message.model import Message
@@ -26,10 +27,10 @@ class MessageValues:
     def __init__(self, message: Message, limits: RegexLimits = DEFAULT_LIMITS) -> None:
         self.message = message
         self.clock = RegexClock(limits)
-        self._raw: dict[FieldKey, tuple] = {}
+        self._raw: dict[FieldKey, tuple[Any, ...]] = {}
         self._folded: dict[FieldKey, tuple[str, ...]] = {}
 
-    def raw(self, key: FieldKey) -> tuple:
+    def raw(self, key: FieldKey) -> tuple[Any, ...]:
         values = self._raw.get(key)
         if values is None:
             name, argument = key
@@ -54,7 +55,7 @@ class Verdict:
 def evaluate(ruleset: RuleSet, message: Message) -> Verdict:
     values = MessageValues(message, ruleset.regex_limits)
     verdict = Verdict()
-    seen: set[tuple] = set()
+    seen: set[tuple[str, str, tuple[tuple[str, str], ...]]] = set()
     rules = ruleset.rules
     out_of_time: list[CompiledRule] = []  # after the message's regex time was spent
     for number in ruleset.index.candidates(values):

@@ -167,9 +167,10 @@ def _link_target(parent_fd: int, name: str, parent: os.stat_result, path: str) -
 
 
 @contextlib.contextmanager
-def open_dir_path(path: str, **kwargs) -> Iterator[int]:
+def open_dir_path(path: str, *, create: bool = False, mode: int = 0o700,
+                  owner: tuple[int, int] | None = None, user: User = None) -> Iterator[int]:
     """`open_dir` as a context manager that closes the descriptor."""
-    fd = open_dir(path, **kwargs)
+    fd = open_dir(path, create=create, mode=mode, owner=owner, user=user)
     try:
         yield fd
     finally:

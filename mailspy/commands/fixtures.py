@@ -22,6 +22,7 @@ import json
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mailspy.evaluate import Verdict, evaluate
 from mailspy.message.model import Envelope, Message
@@ -62,7 +63,7 @@ def run_fixture(rules: RuleSet, message_path: Path) -> FixtureResult:
     return FixtureResult(message_path.name, compare(expected, actual_of(verdict)))
 
 
-def fixture_envelope(message: Message, expected: dict) -> Envelope:
+def fixture_envelope(message: Message, expected: dict[str, Any]) -> Envelope:
     headers = envelope_from_headers(message)
     envelope = Envelope(
         mail_from=f"<{expected['from']}>" if "from" in expected else headers.mail_from,
@@ -74,7 +75,7 @@ def fixture_envelope(message: Message, expected: dict) -> Envelope:
     return envelope
 
 
-def actual_of(verdict: Verdict) -> dict:
+def actual_of(verdict: Verdict) -> dict[str, Any]:
     return {
         "rules": [r.name for r in verdict.rules],
         "stopped-by": verdict.stopped_by.name if verdict.stopped_by else "",
@@ -82,7 +83,7 @@ def actual_of(verdict: Verdict) -> dict:
     }
 
 
-def compare(expected: dict, actual: dict) -> list[str]:
+def compare(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
     """A diff for each checked key that differs; keys absent from the sidecar are free."""
     problems = []
     for key in ("rules", "stopped-by", "actions"):
@@ -91,8 +92,8 @@ def compare(expected: dict, actual: dict) -> list[str]:
     return problems
 
 
-def _diff(key: str, expected, actual) -> str:
-    def lines(value) -> list[str]:
+def _diff(key: str, expected: object, actual: object) -> str:
+    def lines(value: object) -> list[str]:
         if isinstance(value, list):
             return [json.dumps(v, ensure_ascii=False) for v in value]
         return [json.dumps(value, ensure_ascii=False)]

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import BinaryIO, TextIO, cast
 
 from mailspy.actions.clean import clean
 from mailspy.evaluate import evaluate
@@ -79,14 +79,15 @@ def messages_in(source: Path) -> tuple[int, Iterator[BinaryIO]]:
     """How many messages, and their raw files one at a time: a Maildir, an mbox, or a
     directory of message files (searched recursively)."""
     if source.is_dir() and all((source / d).is_dir() for d in ("cur", "new", "tmp")):
-        box: mailbox.Mailbox = mailbox.Maildir(source, factory=None, create=False)
+        box: mailbox.Mailbox[mailbox.Message] = mailbox.Maildir(source, factory=None,
+                                                                  create=False)
     elif source.is_dir():
         paths = sorted(p for p in source.rglob("*") if p.is_file())
         return len(paths), (open(p, "rb") for p in paths)  # closed by the caller
     else:
         box = mailbox.mbox(source, factory=None, create=False)
     keys = sorted(box.iterkeys())
-    return len(keys), (box.get_file(key) for key in keys)
+    return len(keys), (cast(BinaryIO, box.get_file(key)) for key in keys)
 
 
 def replay_envelope(message: Message) -> Envelope:

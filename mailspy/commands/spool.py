@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from typing import Any
 
 from mailspy.actions.clean import clean
 from mailspy.spool.entry import PENDING, Meta, UnreadableEntryError, read_meta
@@ -123,7 +124,7 @@ def _created(entry_id: str) -> float:
         return time.time()
 
 
-def _as_dict(spool: Spool, where: str, entry_id: str, meta: Meta | None) -> dict:
+def _as_dict(spool: Spool, where: str, entry_id: str, meta: Meta | None) -> dict[str, Any]:
     state = "dead" if where == DEAD_DIR else "queued"
     if meta is None:
         return {"id": entry_id, "state": state, "created": _created(entry_id),

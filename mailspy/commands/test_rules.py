@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 from mailspy.actions.clean import clean
 from mailspy.commands.check_rules import rules_for_dry_run
@@ -50,7 +51,7 @@ def _envelope(message: Message, sender: str | None, recipients: list[str]) -> En
     return Envelope(mail_from=mail_from, rcpt_to=rcpt_to)
 
 
-def as_dict(verdict: Verdict, message: Message) -> dict:
+def as_dict(verdict: Verdict, message: Message) -> dict[str, Any]:
     actions = []
     for action in verdict.actions:
         entry = {"action": action.name, "target": action.target}

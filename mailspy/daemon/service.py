@@ -343,6 +343,7 @@ def _prepare_unix_socket(path: Path) -> None:
 
 
 def _connect_once(spec: SocketSpec) -> None:
+    address: str | tuple[str, int]
     if spec.family == "unix":
         family, address = socket.AF_UNIX, spec.path
     else:

@@ -269,7 +269,7 @@ def _bounded_zipfile(fp: BinaryIO, room: int) -> zipfile.ZipFile | None:
     base = directory.start - directory.offset if directory.offset <= directory.start else 0
     position = directory.start - base
     view = _Window(fp, base, directory.start, entries + _trailer(count, len(entries), position))
-    return zipfile.ZipFile(view)  # type: ignore[arg-type]
+    return zipfile.ZipFile(view)
 
 
 def _find_directory(fp: BinaryIO) -> _Directory | None:

@@ -22,7 +22,7 @@ import io
 import re
 import shutil
 import tempfile
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from mailspy.message.decode import recover_text, unfold
 from mailspy.message.headers import header_fields, line_kind
@@ -40,7 +40,8 @@ def read_message(fp: BinaryIO, envelope: Envelope | None = None) -> Message:
     """A message from a file (RFC 5322 or one mbox entry); the body is spooled."""
     lines, body_start = _read_header_block(fp)
     # Not a context manager: the Message owns the file from here on.
-    body = tempfile.SpooledTemporaryFile(max_size=SPOOL_THRESHOLD)  # noqa: SIM115
+    # a spooled file is a binary file (typeshed does not say so)
+    body = cast(BinaryIO, tempfile.SpooledTemporaryFile(max_size=SPOOL_THRESHOLD))  # noqa: SIM115
     body.write(body_start)
     shutil.copyfileobj(fp, body, MAX_LINE)
     size = body.tell()

@@ -15,7 +15,8 @@ import logging
 import tempfile
 import threading
 import time
-from typing import ClassVar
+from collections.abc import Callable
+from typing import BinaryIO, ClassVar, TypeVar, cast
 
 import Milter
 
@@ -24,6 +25,13 @@ from mailspy.message.model import Envelope, Message
 from mailspy.milter.timing import AnswerTimes
 
 log = logging.getLogger("mailspy")
+
+# pymilter's answers and decorator, typed (pymilter ships no type information)
+CONTINUE: int = Milter.CONTINUE
+ACCEPT: int = Milter.ACCEPT
+TEMPFAIL: int = Milter.TEMPFAIL
+Callback = TypeVar("Callback", bound=Callable[..., int])
+noreply: Callable[[Callback], Callback] = Milter.noreply
 
 BODY_IN_MEMORY = 256 * 1024  # larger bodies are spooled to a temporary file
 
@@ -34,7 +42,7 @@ BODY_IN_MEMORY = 256 * 1024  # larger bodies are spooled to a temporary file
 MACROS = ((Milter.M_ENVFROM, "i {auth_authen}"), (Milter.M_DATA, "i"))
 
 
-class MailspyMilter(Milter.Base):
+class MailspyMilter(Milter.Base):  # type: ignore[misc]  # pymilter is untyped
     """One instance per SMTP connection (libmilter runs each in its own thread)."""
 
     recorder: ClassVar[Recorder | None] = None
@@ -42,14 +50,14 @@ class MailspyMilter(Milter.Base):
     answer_times: ClassVar[AnswerTimes] = AnswerTimes()
     connections: ClassVar[Connections]  # set below the class
 
-    def negotiate(self, opts):
+    def negotiate(self, opts: list[int]) -> int:
         """As pymilter negotiates, and skip the connection and HELO steps when no
         loaded rule or action needs them: two callbacks, two answers less per session."""
         offered = opts[1]
-        answer = super().negotiate(opts)
-        if answer == Milter.CONTINUE:
+        answer: int = super().negotiate(opts)
+        if answer == CONTINUE:
             self._ask_for_macros(opts[0])
-        if answer == Milter.CONTINUE and self.recorder is not None:
+        if answer == CONTINUE and self.recorder is not None:
             unused = self.recorder.rules.unused_steps
             skip = (Milter.P_NOCONNECT if "connect" in unused else 0) | \
                 (Milter.P_NOHELO if "helo" in unused else 0)
@@ -77,51 +85,51 @@ class MailspyMilter(Milter.Base):
         self._over_limit = not self.connections.open()
         self._counted = True
 
-    def connect(self, hostname, family, hostaddr):
+    def connect(self, hostname: str | None, family: int, hostaddr: object) -> int:
         self._client_name = hostname or ""
         if isinstance(hostaddr, tuple) and hostaddr:
             self._client_address = str(hostaddr[0])
         elif isinstance(hostaddr, str):
             self._client_address = hostaddr
-        return Milter.CONTINUE
+        return CONTINUE
 
-    def hello(self, hostname):
+    def hello(self, hostname: str | None) -> int:
         self._helo = hostname or ""
-        return Milter.CONTINUE
+        return CONTINUE
 
-    def envfrom(self, mail_from, *params):
+    def envfrom(self, mail_from: str, *params: str) -> int:
         self._discard()
         if self._over_limit:
-            return Milter.TEMPFAIL
+            return TEMPFAIL
         envelope = Envelope(mail_from=mail_from, client_address=self._client_address,
                             client_name=self._client_name, helo=self._helo)
         body = tempfile.SpooledTemporaryFile(BODY_IN_MEMORY, dir=self.spool_dir)  # noqa: SIM115
-        self._message = Message(envelope, body=body)
-        return Milter.CONTINUE
+        self._message = Message(envelope, body=cast(BinaryIO, body))  # a binary file
+        return CONTINUE
 
-    def envrcpt(self, to, *params):
+    def envrcpt(self, to: str, *params: str) -> int:
         if self._message is not None:
             self._message.envelope.rcpt_to.append(to)
-        return Milter.CONTINUE
+        return CONTINUE
 
-    def data(self):
+    def data(self) -> int:
         # Answering DATA matters over TCP: without an answer the MTA waits
         # out a delayed ACK (40 ms) per message.
-        return Milter.CONTINUE
+        return CONTINUE
 
     # Only headers go unanswered: skipping the answer to DATA or to body
     # chunks lets Postfix's small writes wait out a delayed ACK over TCP
     # (Nagle): 22 messages/s per session instead of 400 (bench/, 2026-11).
-    @Milter.noreply
-    def header(self, name, value):
+    @noreply
+    def header(self, name: str, value: str) -> int:
         if self._message is not None:
             self._message.headers.append((name, value))
-        return Milter.CONTINUE
+        return CONTINUE
 
-    def body(self, chunk):
+    def body(self, chunk: bytes) -> int:
         message = self._message
         if message is None:
-            return Milter.CONTINUE
+            return CONTINUE
         message.body_size += len(chunk)  # counted, whatever happens to the bytes
         if message.body is not None and self._body_error is None:
             try:
@@ -129,47 +137,47 @@ class MailspyMilter(Milter.Base):
             except OSError as exc:  # the spill file's disk is full: keep counting
                 self._body_error = exc
                 log.error("%s: cannot store the body: %s", self._macro("i") or "NOQUEUE", exc)
-        return Milter.CONTINUE
+        return CONTINUE
 
-    def eom(self):
+    def eom(self) -> int:
         started = time.perf_counter()
         try:
             return self._end_of_message()
         finally:
             self.answer_times.add(time.perf_counter() - started)
 
-    def _end_of_message(self):
+    def _end_of_message(self) -> int:
         message, self._message = self._message, None
         if message is None:
-            return Milter.ACCEPT
+            return ACCEPT
         if self.recorder is None:  # not started yet: nothing to record with
             if message.body is not None:
                 message.body.close()
-            return Milter.ACCEPT
+            return ACCEPT
         try:
             self._fill_macros(message.envelope)
             message.received_at = time.time()
             outcome = self.recorder.record(message, body_kept=self._body_error is None)
             if outcome.tempfail:
-                return Milter.TEMPFAIL
+                return TEMPFAIL
         except Exception:
             log.exception("%s: recording failed; the message was accepted",
                           message.envelope.queue_id or "NOQUEUE")
         finally:
             if message.body is not None:
                 message.body.close()
-        return Milter.ACCEPT
+        return ACCEPT
 
-    def abort(self):
+    def abort(self) -> int:
         self._discard()
-        return Milter.CONTINUE
+        return CONTINUE
 
-    def close(self):
+    def close(self) -> int:
         self._discard()
         if self._counted:
             self._counted = False
             self.connections.close()
-        return Milter.CONTINUE
+        return CONTINUE
 
     def _fill_macros(self, envelope: Envelope) -> None:
         """Macros are read at end-of-message: Postfix sends `i` only from DATA on."""

@@ -27,13 +27,16 @@ class Regex:
     flags: str  # the letters after the closing slash
 
 
+TestValue = str | Regex | tuple[str, ...] | float  # per op: text, regex, list, number
+
+
 @dataclass(frozen=True)
 class Test:
     """`FIELD OP VALUE`; what OP means is decided by rules/compile.py."""
 
     field: Field
     op: str  # "is", "contains", "glob", "regex", "in", "in-file", ">", ...
-    value: str | Regex | tuple[str, ...] | float
+    value: TestValue
     position: Position  # of the value, where most mistakes are
 
 

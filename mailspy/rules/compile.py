@@ -15,14 +15,15 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Protocol
+from typing import Any, Protocol
 
 from mailspy import defaults, safefs
 from mailspy.actions.action import PATH
 from mailspy.actions.registry import ACTIONS
 from mailspy.diagnostics import Diagnostic, Position, error, warning
 from mailspy.fields import ADDRESS, FIELDS
-from mailspy.rules.ast import Action, All, Any, Condition, Not, Regex, Rule, Test
+from mailspy.rules.ast import Action, All, Condition, Not, Regex, Rule, Test
+from mailspy.rules.ast import Any as AnyOf
 from mailspy.rules.index import (
     EXACT,
     PREFIX,
@@ -62,11 +63,13 @@ def fold(text: str) -> str:
 class Values(Protocol):
     clock: RegexClock  # the time this message's regex searches have left
 
-    def raw(self, key: FieldKey) -> tuple: ...
+    def raw(self, key: FieldKey) -> tuple[Any, ...]: ...
     def folded(self, key: FieldKey) -> tuple[str, ...]: ...
 
 
 Matcher = Callable[[Values], bool]
+One = Callable[[Any], bool]  # does one value (text, or a size) pass the test?
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Anchors = list[Anchor] | None  # None: the rule must always be evaluated
 
 # a regex's literal is looked for only when the index is built, and it may have none
@@ -103,7 +106,7 @@ class PlannedAction:
     options: tuple[tuple[str, str], ...] = ()
 
     @property
-    def key(self) -> tuple:
+    def key(self) -> tuple[str, str, tuple[tuple[str, str], ...]]:
         return (self.name, self.target, self.options)
 
 
@@ -183,7 +186,7 @@ class _Compiler:
         self._fields: set[str] = set()
 
     def rule(self, rule: Rule, defaults: Defaults) -> CompiledRule:
-        self._fields: set[str] = set()
+        self._fields = set()
         if rule.condition is None:
             matcher, anchors = None, None
         else:
@@ -197,41 +200,45 @@ class _Compiler:
         if isinstance(node, Not):
             inner, _ = self.condition(node.operand)
             return (lambda values: not inner(values)), None
-        if isinstance(node, All | Any):
+        if isinstance(node, All | AnyOf):
             compiled = [self.condition(n) for n in node.operands]
             parts = tuple(m for m, _ in compiled)
             if isinstance(node, All):
                 return (lambda values: all(p(values) for p in parts)), _best(
                     [a for _, a in compiled if a is not None])
             branches = [a for _, a in compiled]
-            anchors = None if None in branches else [x for a in branches for x in a]
+            anchors = None if None in branches else [x for a in branches for x in a or ()]
             return (lambda values: any(p(values) for p in parts)), anchors
         key = (node.field.name, node.field.argument)
         self._fields.add(node.field.name)
-        if node.op == "regex":
+        if isinstance(node.value, Regex):
             return self._regex(node.value, key)
         one, on_folded, anchors = self.test(node, key)
         if on_folded:
             return (lambda values: any(one(v) for v in values.folded(key))), anchors
         return (lambda values: any(one(v) for v in values.raw(key))), anchors
 
-    def test(self, test: Test, key: FieldKey) -> tuple[Callable[[object], bool], bool, list]:
+    def test(self, test: Test, key: FieldKey) -> tuple[One, bool, list[Anchor]]:
         """(does one value pass?, on folded values?, anchors) for a test."""
         op, value = test.op, test.value
+        if op == "in":
+            assert isinstance(value, tuple)
+            return self._in(value, key, None)
+        if op == "in-file":
+            assert isinstance(value, str)
+            return self._in(self._read_list(value, test.position), key, test.position)
+        if isinstance(value, float):  # a comparison of sizes
+            compare, limit = _COMPARE[op], value
+            one: One = lambda v: compare(v, limit)  # noqa: E731
+            return one, False, [Anchor(key, SCAN, check=one, on_folded=False)]
+        assert isinstance(value, str)
+        text = fold(value)
         if op == "is":
-            text = fold(value)
             return text.__eq__, True, [Anchor(key, EXACT, text)]
         if op == "contains":
-            text = fold(value)
             one = lambda v: text in v  # noqa: E731
             return one, True, [substring_anchor(key, text, one)]
-        if op == "glob":
-            return self._glob(fold(value), key)
-        if op in ("in", "in-file"):
-            return self._in(op, value, key, test.position)
-        compare, limit = _COMPARE[op], value
-        one = lambda v: compare(v, limit)  # noqa: E731
-        return one, False, [Anchor(key, SCAN, check=one, on_folded=False)]
+        return self._glob(text, key)
 
     def _regex(self, value: Regex, key: FieldKey) -> tuple[Matcher, Anchors]:
         """Searched on the message's clock; a search that runs out of time raises
@@ -254,9 +261,10 @@ class _Compiler:
         return matches, [Anchor(key, REGEX, pattern.source, on_folded=False,
                                 flags=pattern.flags)]
 
-    def _glob(self, glob: str, key: FieldKey) -> tuple[Callable[[object], bool], bool, list]:
+    def _glob(self, glob: str, key: FieldKey) -> tuple[One, bool, list[Anchor]]:
         """Plain shapes (`*.exe`, `invoice*`, no wildcard) need no regex at all."""
         kind, literal = glob_shape(glob)
+        one: One
         if kind == EXACT:
             one = literal.__eq__
         elif kind == SUFFIX:
@@ -269,13 +277,14 @@ class _Compiler:
         anchor = Anchor(key, SCAN, check=one) if kind == SCAN else Anchor(key, kind, literal)
         return one, True, [anchor]
 
-    def _in(self, op: str, value, key: FieldKey, where: Position):
-        entries = self._read_list(value, where) if op == "in-file" else value
+    def _in(self, entries: tuple[str, ...], key: FieldKey,
+            where: Position | None) -> tuple[One, bool, list[Anchor]]:
+        """`where` is a list file's position: an inline list was checked by the
+        transformer, a file's entries are checked here."""
         spec = FIELDS.get(key[0])
         if spec is not None and spec.kind == ADDRESS:
-            # an inline list was checked by the transformer; a file is checked here
-            networks = self._networks(entries, where if op == "in-file" else None)
-            one = lambda v: in_networks(v, networks)  # noqa: E731
+            networks = self._networks(entries, where)
+            one: One = lambda v: in_networks(v, networks)  # noqa: E731
             return one, False, [Anchor(key, SCAN, check=one, on_folded=False)]
         texts = frozenset(fold(v) for v in entries)
         return texts.__contains__, True, [Anchor(key, EXACT, t) for t in texts]
@@ -288,7 +297,7 @@ class _Compiler:
             self._lists[path] = tuple(self._list_lines(path, where))
         return self._lists[path]
 
-    def _networks(self, entries, where: Position | None) -> tuple:
+    def _networks(self, entries: tuple[str, ...], where: Position | None) -> tuple[Network, ...]:
         networks = []
         for entry in entries:
             try:
@@ -312,7 +321,7 @@ class _Compiler:
         return [line for line in lines if line]
 
 
-def in_networks(value: str, networks: tuple) -> bool:
+def in_networks(value: str, networks: tuple[Network, ...]) -> bool:
     """Whether an address (`192.0.2.7`, `[2001:db8::1]`, `IPv6:...`) lies in a network."""
     try:
         address = ipaddress.ip_address(value.strip("[]").removeprefix("IPv6:"))

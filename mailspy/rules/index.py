@@ -20,6 +20,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from mailspy.rules.regexes import parse_regex
 
@@ -39,6 +40,13 @@ class Anchor:
     check: Callable[[object], bool] | None = None  # for scan: one value -> passes?
     on_folded: bool = True  # scan: check folded values (else raw)
     flags: int = 0  # REGEX: the pattern's flags; `literal` holds the pattern
+
+
+class Values(Protocol):
+    """A message's field values, as evaluation computes them."""
+
+    def raw(self, key: FieldKey) -> tuple[Any, ...]: ...
+    def folded(self, key: FieldKey) -> tuple[str, ...]: ...
 
 
 class RuleIndex:
@@ -87,7 +95,7 @@ class RuleIndex:
             offset = min(_starts(text), key=lambda i: counts[text[i:i + GRAM]])
             self.grams[anchor.key][text[offset:offset + GRAM]][(text, offset)].append(number)
 
-    def candidates(self, values) -> list[int]:
+    def candidates(self, values: Values) -> list[int]:
         """Numbers of the rules that may match, in file order."""
         hits = set(self.always)
         for key in self.literal_keys:
@@ -96,7 +104,8 @@ class RuleIndex:
         for key, anchors in self.scan.items():
             for anchor, numbers in anchors:
                 checked = values.folded(key) if anchor.on_folded else values.raw(key)
-                if any(anchor.check(v) for v in checked):
+                check = anchor.check
+                if check is not None and any(check(v) for v in checked):
                     hits.update(numbers)
         return sorted(hits)
 
@@ -130,7 +139,7 @@ def _starts(text: str) -> range:
     return range(len(text) - GRAM + 1)
 
 
-def _nested():
+def _nested() -> Any:
     return defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
 
 
@@ -220,12 +229,12 @@ def _required_literal(pattern: str, flags: int) -> str:
     if parsed is None:
         return ""
     nocase = (flags | parsed.state.flags) & re.IGNORECASE
-    runs, current = [], []
+    runs: list[str] = []
+    current: list[str] = []
     for op, argument in parsed:
         char = chr(argument) if str(op) == "LITERAL" else None
-        usable = char is not None and (not nocase or (
-            char.isascii() and char not in _WIDER_UNDER_IGNORECASE))
-        if usable:
+        if char is not None and (not nocase or (
+                char.isascii() and char not in _WIDER_UNDER_IGNORECASE)):
             current.append(char.lower() if char.isascii() else char)
         else:
             runs.append("".join(current))

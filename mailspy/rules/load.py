@@ -8,7 +8,7 @@ compiles, and gathers the diagnostics of all stages and all files.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,11 +100,11 @@ def _permission_warnings(path: Path) -> list[Diagnostic]:
     return [warning(Position(str(path), 1, 1), problem)] if problem else []
 
 
-def _order(paths: list[Path]):
+def _order(paths: list[Path]) -> Callable[[Diagnostic], tuple[int, int, int]]:
     """Diagnostics sorted by file in load order, then line and column."""
     rank = {str(p): i for i, p in enumerate(paths)}
 
-    def key(d: Diagnostic):
+    def key(d: Diagnostic) -> tuple[int, int, int]:
         return (rank.get(d.position.file, len(rank)), d.position.line, d.position.column)
 
     return key

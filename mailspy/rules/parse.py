@@ -13,8 +13,9 @@ import re
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import cast
 
-from lark import Lark
+from lark import Lark, Token
 from lark.exceptions import (
     UnexpectedCharacters,
     UnexpectedEOF,
@@ -153,11 +154,11 @@ def parse_text(text: str, file: str,
     rules: list[Rule] = []
     diagnostics: list[Diagnostic] = []
     semantic = found.diagnostics
-    start = 0
+    start: int | None = 0
     while start is not None:
         mark = len(semantic)
         try:
-            rules += parser().parse(_from(text, start))
+            rules += _parse(_from(text, start))
             break
         except UnexpectedInput as exc:
             del semantic[mark:]
@@ -174,6 +175,11 @@ def parse_text(text: str, file: str,
     return rules, diagnostics
 
 
+def _parse(text: str) -> list[Rule]:
+    """The parser builds Rule objects as it reduces (the transformer's `start`)."""
+    return cast(list[Rule], parser().parse(text))
+
+
 def _from(text: str, start: int, end: int | None = None) -> str:
     """The text from `start` to `end`, blanked before so positions stay true."""
     prefix = re.sub(r"[^\n]", " ", text[:start])
@@ -184,7 +190,7 @@ def _quietly(text: str, start: int, end: int, semantic: list[Diagnostic]) -> lis
     """The complete rules before a broken one; nothing if the cut went wrong."""
     mark = len(semantic)
     try:
-        return parser().parse(_from(text, start, end))
+        return _parse(_from(text, start, end))
     except UnexpectedInput:
         del semantic[mark:]
         return []
@@ -194,7 +200,7 @@ def _offset(exc: UnexpectedInput, text: str) -> int:
     if isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
         return exc.token.start_pos or 0
     if isinstance(exc, UnexpectedCharacters):
-        return exc.pos_in_stream
+        return exc.pos_in_stream or 0
     return len(text)
 
 
@@ -205,14 +211,15 @@ def _end_position(text: str, file: str) -> Position:
 
 def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
     if isinstance(exc, UnexpectedCharacters):
-        char = text[exc.pos_in_stream]
+        char = text[exc.pos_in_stream or 0]
         hint = _CHARACTER_HINTS.get(char) or f"unexpected character {char!r}"
         return error(Position(file, exc.line, exc.column), hint)
-    at_end = isinstance(exc, UnexpectedEOF) or exc.token.type == "$END"
+    token: Token = getattr(exc, "token", Token("$END", ""))
+    at_end = isinstance(exc, UnexpectedEOF) or token.type == "$END"
     where = _end_position(text, file) if at_end else Position(file, exc.line, exc.column)
-    found = "end of file" if at_end else _describe_token(exc.token)
+    found = "end of file" if at_end else _describe_token(token)
     labels = _example_labels()
-    label = labels.get((exc.state.position, exc.token.type)) or labels.get(exc.state.position)
+    label = labels.get((exc.state.position, token.type)) or labels.get(exc.state.position)
     label = label or "expected " + _describe_expected(exc)
     return error(where, f"{label}; found {found}")
 
@@ -240,7 +247,7 @@ def _example_labels() -> dict[object, str]:
     return labels
 
 
-def _describe_token(token) -> str:
+def _describe_token(token: Token) -> str:
     if token.type in ("STRING", "REGEX", "QUANTITY"):
         return f"{_TERMINAL_NAMES[token.type]} {token.value}"
     return f"'{token.value}'"

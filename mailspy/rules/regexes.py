@@ -24,6 +24,7 @@ import warnings
 from _sre import MAXREPEAT  # the regex parser's "no upper bound"
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import regex
 
@@ -104,7 +105,7 @@ class PatternError(ValueError):
 class RulePattern:
     source: str  # as written between the slashes
     flags: int  # re's flags from the letters after the closing slash
-    engine: regex.Pattern
+    engine: regex.Pattern[str]
     on_empty: bool  # what re.search gives on the empty value
     warnings: tuple[tuple[int, str], ...] = field(default=())  # (offset, what re warns)
 
@@ -152,7 +153,7 @@ def compile_pattern(source: str, flags: int) -> RulePattern:
 
 # -- what re reads, through its own parser --------------------------------------------
 
-def parse_regex(pattern: str, flags: int, quiet: bool = True):
+def parse_regex(pattern: str, flags: int, quiet: bool = True) -> Any:
     """The pattern as the stdlib's own regex parser sees it: (opcode, argument) items and
     `.state.flags`. A private API, used only to look closer (index anchors, warnings,
     brackets to escape): any surprise gives None, and the caller looks no closer.
@@ -165,13 +166,13 @@ def parse_regex(pattern: str, flags: int, quiet: bool = True):
 
 
 @lru_cache(maxsize=1024)
-def _quiet_parse(pattern: str, flags: int):
+def _quiet_parse(pattern: str, flags: int) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return _parse(pattern, flags)
 
 
-def _parse(pattern: str, flags: int):
+def _parse(pattern: str, flags: int) -> Any:
     try:
         from re import _parser
 
@@ -180,7 +181,7 @@ def _parse(pattern: str, flags: int):
         return None
 
 
-def _reading(pattern: str, flags: int, quiet: bool = True) -> tuple | None:
+def _reading(pattern: str, flags: int, quiet: bool = True) -> tuple[Any, ...] | None:
     """Everything re's parser makes of a pattern, comparable with ==."""
     parsed = parse_regex(pattern, flags, quiet)
     if parsed is None:
@@ -213,7 +214,7 @@ def _literal_brackets_escaped(source: str, flags: int
             found.append((int(match.group(2)), match.group(1)))
     if reading is None:
         return source, (), tuple(found)
-    text, inserted = source, []
+    text, inserted = source, list[int]()
     for at in _unescaped(source, "{["):
         shifted = at + len(inserted)
         candidate = text[:shifted] + "\\" + text[shifted:]
@@ -254,7 +255,7 @@ def _largest_count(source: str) -> int:
     return max(counts)[1] if counts else 0
 
 
-def _copies(items: list) -> int:
+def _copies(items: list[Any]) -> int:
     total = 0
     for op, argument in items:
         name = str(op)
@@ -292,7 +293,7 @@ def nested_repeat(pattern: str, flags: int) -> bool:
         return False
 
 
-def _nested(items: list) -> bool:
+def _nested(items: list[Any]) -> bool:
     for op, argument in items:
         name = str(op)
         if name in _REPEATS:
@@ -311,7 +312,7 @@ def _nested(items: list) -> bool:
     return False
 
 
-def _unwrap(items: list) -> list:
+def _unwrap(items: list[Any]) -> list[Any]:
     """A group's items in place of the group: `((a+))` is `a+`."""
     while len(items) == 1 and str(items[0][0]) == "SUBPATTERN":
         items = list(items[0][1][-1])

@@ -16,7 +16,7 @@ import shlex
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from mailspy.diagnostics import Position, error, warning
+from mailspy.diagnostics import Diagnostic, Position, error, warning
 from mailspy.rules.ast import Action, Rule
 from mailspy.rules.check import program_problem
 from mailspy.rules.compile import Defaults, compile_rules
@@ -43,7 +43,7 @@ def load_running_rules(config: RulesConfig) -> LoadResult:
     return result
 
 
-def _pipe_problems(command: str) -> list:
+def _pipe_problems(command: str) -> list[Diagnostic]:
     """-P is checked like a rules file's pipe command: at start and on SIGHUP."""
     try:
         words = shlex.split(command)

@@ -16,9 +16,10 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Any
 
 from lark import Token, Transformer, v_args
 
@@ -26,7 +27,8 @@ from mailspy.actions.action import PATH
 from mailspy.actions.registry import ACTIONS
 from mailspy.diagnostics import Diagnostic, Position, error, suggest, warning
 from mailspy.fields import ADDRESS, FIELDS, SIZE
-from mailspy.rules.ast import Action, All, Any, Condition, Field, Not, Regex, Rule, Test
+from mailspy.rules.ast import Action, All, Condition, Field, Not, Regex, Rule, Test, TestValue
+from mailspy.rules.ast import Any as AnyOf
 from mailspy.rules.regexes import (
     DEFAULT_TIMEOUT,
     REGEX_FLAGS,
@@ -78,7 +80,7 @@ def collecting(file: str) -> Iterator[Collector]:
         _collector.reset(token)
 
 
-class RulesTransformer(Transformer):
+class RulesTransformer(Transformer[Token, Any]):
     """Builds `Rule`s as the parser reduces, reporting to the current Collector."""
 
     @property
@@ -94,7 +96,7 @@ class RulesTransformer(Transformer):
     def start(self, rules: list[Rule]) -> list[Rule]:
         return rules
 
-    def rule(self, children) -> Rule:
+    def rule(self, children: list[Any]) -> Rule:
         keyword, name_token, *body = children
         condition = body.pop(0) if body and not isinstance(body[0], Action) else None
         position = self._at(keyword)
@@ -111,8 +113,8 @@ class RulesTransformer(Transformer):
     def condition(self, expr: Condition) -> Condition:
         return expr
 
-    def or_expr(self, operands: list[Condition]) -> Any:
-        return Any(tuple(operands))
+    def or_expr(self, operands: list[Condition]) -> AnyOf:
+        return AnyOf(tuple(operands))
 
     def and_expr(self, operands: list[Condition]) -> All:
         return All(tuple(operands))
@@ -137,7 +139,7 @@ class RulesTransformer(Transformer):
             self._error(self._at(rest[0]), f"field '{name}' takes no argument")
         return Field(name, argument, where)
 
-    def _text_test(self, field: Field, op: str, value, token: Token) -> Test:
+    def _text_test(self, field: Field, op: str, value: TestValue, token: Token) -> Test:
         spec = FIELDS.get(field.name)
         if spec is not None and spec.kind == SIZE:
             self._error(self._at(token),
@@ -183,14 +185,14 @@ class RulesTransformer(Transformer):
                 "crafted value; mailspy stops the search after --regex-timeout "
                 f"({DEFAULT_TIMEOUT:g} s by default) and the rule does not match, so a sender "
                 "can slip mail past it: rewrite the regex without the nested repeat")))
-        offset = turkish_i(body, regex_flags(flags))
-        if offset is not None:
-            self.diagnostics.append(warning(self._at(token, 1 + offset), (
+        dotless = turkish_i(body, regex_flags(flags))
+        if dotless is not None:
+            self.diagnostics.append(warning(self._at(token, 1 + dotless), (
                 "ignoring case, ı matches only ı and I, and İ only İ and i, "
                 "where Python's re matched all of i I ı İ alike; write the letters "
                 "you mean, e.g. [iIıİ]")))
 
-    def in_test(self, children: list) -> Test:
+    def in_test(self, children: list[Any]) -> Test:
         field, *texts = children
         spec = FIELDS.get(field.name)
         if spec is not None and spec.kind == ADDRESS:
@@ -217,8 +219,10 @@ class RulesTransformer(Transformer):
         return Test(field, comparison.value, self._quantity(quantity), self._at(quantity))
 
     def _quantity(self, token: Token) -> float:
-        number, unit = re.fullmatch(r"([0-9.]+)([A-Za-z]*)", token.value).groups()
-        factor = _UNITS.get(unit.lower())
+        shape = re.fullmatch(r"([0-9.]+)([A-Za-z]*)", token.value)
+        assert shape is not None  # the grammar's QUANTITY
+        number, unit = shape.groups()
+        factor: float | None = _UNITS.get(unit.lower())
         if factor is None:
             where = self._at(token, len(number))
             self._error(where, f"unknown size unit '{unit}'; use K, M or G (powers of 1024)")
@@ -227,7 +231,7 @@ class RulesTransformer(Transformer):
 
     # -- actions -----------------------------------------------------------
 
-    def action(self, children: list) -> Action:
+    def action(self, children: list[Any]) -> Action:
         name_token, *rest = children
         target_token = next((c.children[0] for c in rest if c.data == "action_target"), None)
         target = unquote(target_token) if target_token is not None else None
@@ -258,7 +262,8 @@ class RulesTransformer(Transformer):
                 self._error(action.position, f"unknown {name} '{value}'; "
                             f"{name}s are {', '.join(option.values)}")
 
-    def _check_target(self, kind: str | None, check, target: str, token: Token) -> None:
+    def _check_target(self, kind: str | None, check: Callable[[str], str | None] | None,
+                      target: str, token: Token) -> None:
         where = self._at(token)
         if kind == PATH and not target.startswith("/"):
             self._error(where, f"relative path '{target}': paths must be absolute, "

@@ -54,7 +54,8 @@ def run_copy(job: Job, message: Message, key: str, settings: DeliverySettings,
     spec = ACTIONS.get(job.action)
     if spec is None or spec.deliver is None:
         return CopyResult(False, False, f"mailspy has no action {job.action!r} that makes copies")
-    context = CopyContext(key, may_exist, settings.pipe_timeout, dict(map(tuple, job.options)))
+    options = {name: value for name, value in job.options}
+    context = CopyContext(key, may_exist, settings.pipe_timeout, options)
     return spec.deliver(job.target, message, context)
 
 
