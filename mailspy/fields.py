@@ -46,6 +46,11 @@ def _domain(address: str) -> tuple[str, ...]:
     return (address.rpartition("@")[2],) if "@" in address else ()
 
 
+def _message_id(message: Message) -> str:
+    ids = message.decoded_header_values("Message-ID")
+    return ids[0].strip().removeprefix("<").removesuffix(">") if ids else ""
+
+
 def _present(value: str) -> tuple[str, ...]:
     return (value,) if value else ()
 
@@ -91,6 +96,8 @@ FIELDS: dict[str, Field] = {f.name: f for f in (
           "(`application/pdf`), named or not; `application/octet-stream` for a uuencoded "
           "file",
           lambda m, _: tuple(a.content_type for a in m.attachments), many=True),
+    Field("message-id", "the `Message-ID:` header without its `<>`; `\"\"` when absent",
+          lambda m, _: (_message_id(m),)),
     Field("archive-member", "each file name inside an attached zip (also `.docx`, `.jar`...: "
           "any attachment that is a zip)",
           lambda m, _: tuple(n for a in m.attachments for n in a.members), many=True),

@@ -143,3 +143,12 @@ def test_a_bad_network_in_a_list_file_is_an_error_at_the_file_name(problems, tmp
     assert problems(f'rule "a" {{ when client-address in file "{nets}" log-summary }}') == [
         f"{F}:1:40: error: 'not-a-network' is not an IP address or network; write e.g. "
         "192.0.2.7, 10.0.0.0/8 or 2001:db8::/32"]
+
+
+def test_message_id_is_the_header_without_its_angle_brackets(fires):
+    msg = message()
+    msg.headers.append(("Message-ID", " <4711.abc@mail.example> "))
+    assert fires('message-id is "4711.abc@mail.example"', msg)
+    assert fires('message-id matches "*@MAIL.example"', msg)
+    assert not fires('message-id contains "<"', msg)
+    assert fires('message-id is ""')  # absent
