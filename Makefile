@@ -37,7 +37,7 @@ test-fast: deps
 PORT ?= 8890
 run: deps
 	@mkdir -p var
-	$(MAILSPY) check-rules -d rules.d --test rules.d/fixtures
+	$(MAILSPY) check-rules -d rules.d --root $(CURDIR)/var --test rules.d/fixtures
 	@echo
 	@echo "mailspy listens on 127.0.0.1:$(PORT); hook a local Postfix to it with these"
 	@echo "two main.cf lines, then run 'postfix reload':"

@@ -14,3 +14,5 @@ LOG_DIR = "/var/log/mailspy"
 SUMMARY_LOG = f"{LOG_DIR}/mailspy"
 HEADER_LOG = f"{LOG_DIR}/headers"
 SPOOL_DIR = "/var/spool/mailspy"
+RUNTIME_DIR = "/run/mailspy"  # the control socket (systemd: RuntimeDirectory=mailspy)
+CONTROL_SOCKET = "control"  # in the runtime directory

@@ -54,3 +54,8 @@ def suggest(word: str, choices: Iterable[str], kind: str) -> str:
     if close:
         return f"unknown {kind} '{word}'; did you mean '{close[0]}'?"
     return f"unknown {kind} '{word}'; valid {kind}s are: {', '.join(choices)}"
+
+
+def counted(n: int, word: str) -> str:
+    """`1 error`, `2 errors`: a count with its noun."""
+    return f"{n} {word}{'' if n == 1 else 's'}"

@@ -17,6 +17,7 @@ the message is accepted and the copies are lost, logged and counted.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -40,6 +41,7 @@ TEMPFAIL, ACCEPT = "tempfail", "accept"  # what to do when owed copies cannot be
 class Counters:
     """What went wrong since start, for the postmaster's status views."""
 
+    messages: int = 0  # recorded since start
     spool_failures: int = 0  # messages whose copies could not be spooled
     tempfailed: int = 0  # of those, answered TEMPFAIL
     copies_lost: int = 0  # copies lost under --on-spool-failure accept
@@ -63,6 +65,12 @@ class Recorder:
         self.deliverer = deliverer
         self.on_spool_failure = on_spool_failure
         self.counters = Counters()
+        self.hits: Counter[str] = Counter()  # messages each rule fired for, since load
+
+    def use(self, rules: RuleSet) -> None:
+        """Run these rules from now on (a reload); hits count from zero again."""
+        self.rules = rules
+        self.hits = Counter()
 
     def record(self, message: Message, body_kept: bool = True) -> Outcome:
         """Evaluate and act; the caller still owns (and closes) message.body.
@@ -70,6 +78,8 @@ class Recorder:
         `body_kept` is False when the body could not be stored as it
         arrived: a copy of it cannot be owed then."""
         verdict = evaluate(self.rules, message)
+        self.counters.messages += 1
+        self.hits.update(r.name for r in verdict.rules)
         copies = [a for a in verdict.actions if ACTIONS[a.name].kind == COPY]
         if copies and not self._spool(copies, message, body_kept):
             if self.on_spool_failure == TEMPFAIL:

@@ -51,19 +51,19 @@ def rules_dir(tmp_path: Path) -> Path:
 
 
 def test_check_rules_counts_valid_rules(rules_dir):
-    done = mailspy("check-rules", "-d", str(rules_dir))
+    done = mailspy("check-rules", "--offline", "-d", str(rules_dir))
     assert (done.returncode, done.stdout, done.stderr) == (0, "3 rules in 1 file, all valid\n", "")
 
 
 def test_check_rules_on_the_repository_examples():
-    done = mailspy("check-rules", "-d", str(REPO / "rules.d"))
+    done = mailspy("check-rules", "--offline", "-d", str(REPO / "rules.d"))
     assert done.returncode == 0, done.stderr
     assert done.stdout.endswith("all valid\n")
 
 
 def test_check_rules_reports_in_gcc_form_and_exits_1(rules_dir):
     (rules_dir / "20-typo.rules").write_text('rule "x" {\n  when sendr is "a"\n  log-summary\n}\n')
-    done = mailspy("check-rules", "-d", str(rules_dir))
+    done = mailspy("check-rules", "--offline", "-d", str(rules_dir))
     assert done.returncode == 1
     assert done.stderr.splitlines() == [
         f"{rules_dir}/20-typo.rules:2:8: error: unknown field 'sendr'; did you mean 'sender'?",
@@ -84,14 +84,14 @@ def test_check_rules_on_named_files(tmp_path):
 
 def test_warnings_do_not_change_the_exit_code(tmp_path):
     (tmp_path / "a.rules").write_text('rule "a" { pipe-to-command "/nonexistent/x" }')
-    done = mailspy("check-rules", "-d", str(tmp_path))
+    done = mailspy("check-rules", "--offline", "-d", str(tmp_path))
     assert done.returncode == 0
     assert "a.rules:1:12: warning: program '/nonexistent/x' does not exist" in done.stderr
     assert done.stdout == "1 rule in 1 file, all valid (1 warning)\n"
 
 
 def test_check_rules_on_a_missing_directory_says_what_to_do(tmp_path):
-    done = mailspy("check-rules", "-d", str(tmp_path / "nope"))
+    done = mailspy("check-rules", "--offline", "-d", str(tmp_path / "nope"))
     assert done.returncode == 1
     assert "rules directory" in done.stderr and "-d DIR" in done.stderr
 

@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_the_repository_rules_pass_their_fixtures():
-    done = mailspy("check-rules", "-d", str(REPO / "rules.d"), "--test",
+    done = mailspy("check-rules", "--offline", "-d", str(REPO / "rules.d"), "--test",
                    str(REPO / "rules.d" / "fixtures"))
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines()[-1] == "5 fixtures: 5 passed, 0 failed"
@@ -37,7 +37,7 @@ def test_a_mismatch_is_shown_as_a_diff_and_fails(layout):
     (fixtures / "bank.toml").write_text(
         'from = "b@bank.example"\nto = ["cfo@corp.example"]\n'
         'rules = ["everything"]\n')
-    done = mailspy("check-rules", "-d", str(rules), "--test", str(fixtures))
+    done = mailspy("check-rules", "--offline", "-d", str(rules), "--test", str(fixtures))
     assert done.returncode == 1
     assert done.stdout.splitlines()[1:] == [
         f"FAILED  {fixtures}/bank.eml",
@@ -57,23 +57,23 @@ def test_actions_and_stopped_by_are_checked_when_given(layout):
         'rules = ["finance", "internal"]\nstopped-by = "internal"\n'
         '[[actions]]\naction = "archive-to-maildir"\ntarget = "/srv/f"\n'
         '[[actions]]\naction = "log-headers"\ntarget = "/var/log/mailspy/headers"\n')
-    done = mailspy("check-rules", "-d", str(rules), "--test", str(fixtures))
+    done = mailspy("check-rules", "--offline", "-d", str(rules), "--test", str(fixtures))
     assert done.returncode == 0, done.stdout
     (fixtures / "bank.toml").write_text(
         'from = "b@bank.example"\nto = ["x@y"]\nrules = ["finance", "everything"]\n'
         'stopped-by = "internal"\n')
-    done = mailspy("check-rules", "-d", str(rules), "--test", str(fixtures))
+    done = mailspy("check-rules", "--offline", "-d", str(rules), "--test", str(fixtures))
     assert done.returncode == 1
     assert '    -"internal"' in done.stdout and '    +""' in done.stdout
 
 
 def test_a_message_without_sidecar_or_with_broken_toml_fails(layout):
     rules, fixtures = layout
-    done = mailspy("check-rules", "-d", str(rules), "--test", str(fixtures))
+    done = mailspy("check-rules", "--offline", "-d", str(rules), "--test", str(fixtures))
     assert done.returncode == 1
     assert "    no sidecar bank.toml beside it" in done.stdout
     (fixtures / "bank.toml").write_text("rules = [unquoted]\n")
-    done = mailspy("check-rules", "-d", str(rules), "--test", str(fixtures))
+    done = mailspy("check-rules", "--offline", "-d", str(rules), "--test", str(fixtures))
     assert done.returncode == 1
     assert "bank.toml: Invalid value (at line 1, column 10)" in done.stdout
 
@@ -81,7 +81,7 @@ def test_a_message_without_sidecar_or_with_broken_toml_fails(layout):
 def test_broken_rules_run_no_fixture(layout):
     rules, fixtures = layout
     (rules / "b.rules").write_text('rule "x" { log-sumary }')
-    done = mailspy("check-rules", "-d", str(rules), "--test", str(fixtures))
+    done = mailspy("check-rules", "--offline", "-d", str(rules), "--test", str(fixtures))
     assert done.returncode == 1
     assert "fixture" not in done.stdout
 
@@ -89,7 +89,7 @@ def test_broken_rules_run_no_fixture(layout):
 def test_an_empty_or_missing_fixture_directory_fails(layout, tmp_path):
     rules, _ = layout
     (tmp_path / "empty").mkdir()
-    assert mailspy("check-rules", "-d", str(rules), "--test",
+    assert mailspy("check-rules", "--offline", "-d", str(rules), "--test",
                    str(tmp_path / "empty")).returncode == 1
-    done = mailspy("check-rules", "-d", str(rules), "--test", str(tmp_path / "nope"))
+    done = mailspy("check-rules", "--offline", "-d", str(rules), "--test", str(tmp_path / "nope"))
     assert done.returncode == 1 and "does not exist" in done.stderr

@@ -28,7 +28,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "mailspy"
 # Each layer, in the order data flows; a module's layer is its first path part.
 LAYERS = ("actions", "rules", "message", "evaluate", "spool", "dispatch", "milter",
           "daemon", "report", "commands", "cli", "__main__")
-TOOLS = {"diagnostics", "defaults", "fields", "safefs", "supervise", "__init__"}
+TOOLS = {"diagnostics", "defaults", "fields", "privileges", "safefs", "supervise", "__init__"}
 ACTION_MODULES_ALLOWED_TO_SPOOL = {"mailspy.actions", "mailspy.actions.action",
                                    "mailspy.actions.registry"}
 

@@ -89,6 +89,7 @@ class ActionType:
     default: str | None = None  # the `Defaults` field that gives a missing target
     options: tuple[Option, ...] = ()
     check_target: Callable[[str], str | None] | None = None  # a problem with a target
+    probe: Callable[[str], str | None] | None = None  # why this host's user cannot use it
     steps: Callable[[Options], frozenset[str]] = _no_steps  # SMTP steps it needs sent
     open: Callable[[str], Sink] | None = None  # LOG: the sink for a target
     record: Callable[[Message, Sequence[str], Options], str | bytes] | None = None  # LOG

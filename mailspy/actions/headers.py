@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from mailspy.actions.action import LOG, PATH, ActionType, Options
 from mailspy.actions.clean import clean, header_bytes, header_name_bytes
-from mailspy.actions.logfile import LogFile
+from mailspy.actions.logfile import LogFile, log_problem
 
 if TYPE_CHECKING:
     from mailspy.message.model import Message
@@ -79,6 +79,7 @@ ACTION = ActionType(
     target=PATH,
     default="header_log",
     open=LogFile,
+    probe=log_problem,
     record=record,
     rank=20,
 )

@@ -26,8 +26,9 @@ import os
 import threading
 
 from mailspy import safefs
+from mailspy.privileges import user_name
 
-__all__ = ["LogFile", "LogFileClosedError", "RecordLostError"]
+__all__ = ["LogFile", "LogFileClosedError", "RecordLostError", "log_problem"]
 
 _MODE = 0o600
 
@@ -53,6 +54,27 @@ def _open(path: str) -> int:
         raise FileNotFoundError(
             errno.ENOENT, f"log directory {parent} does not exist", path
         ) from exc
+
+
+def log_problem(path: str) -> str | None:
+    """Why the user mailspy runs as (the caller) could not create or open this log,
+    or None; checked when rules load, before any message needs the log."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        parent = os.path.dirname(path) or "/"
+        if not os.path.isdir(parent):
+            return (f"log directory {parent} does not exist; create it: "
+                    f"install -d -o {user_name()} -m 0750 {parent}")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            return (f"user {user_name()} cannot create {path}: it may not write in {parent}; "
+                    f"create the file for it: install -o {user_name()} -m 0600 /dev/null {path}")
+        return None
+    except OSError as exc:
+        return f"cannot reach {path} as user {user_name()}: {exc.strerror}"
+    if not os.access(path, os.W_OK):
+        return f"user {user_name()} may not write {path}; run: chown {user_name()} {path}"
+    return None
 
 
 def _write_all(fd: int, data: bytes) -> None:

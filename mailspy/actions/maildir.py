@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from mailspy import safefs
 from mailspy.actions.action import COPY, PATH, ActionType, CopyContext, CopyResult
 from mailspy.actions.copy import write_copy
+from mailspy.privileges import user_name
 
 if TYPE_CHECKING:
     from mailspy.message.model import Message
@@ -226,6 +227,26 @@ def _unlink_quietly(name: str, dir_fd: int) -> None:
         os.unlink(name, dir_fd=dir_fd)
 
 
+def maildir_problem(path: str) -> str | None:
+    """Why the user mailspy runs as (the caller) could not deliver into this Maildir,
+    or None; checked when rules load, not when the first copy fails for days."""
+    user = user_name()
+    if os.path.exists(path):
+        if not os.path.isdir(path):
+            return f"{path} is not a directory; a Maildir is one"
+        if not os.access(path, os.W_OK | os.X_OK):
+            return f"user {user} may not write in the Maildir {path}; run: chown -R {user} {path}"
+        return None
+    parent = os.path.dirname(path.rstrip("/")) or "/"
+    if not os.path.isdir(parent):
+        return (f"parent directory of the Maildir {path} does not exist; create it: "
+                f"install -d -o {user} -m 0750 {parent}")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return (f"user {user} cannot create the Maildir {path}: it may not write in "
+                f"{parent}; run: install -d -o {user} -m 0700 {path}")
+    return None
+
+
 def deliver_copy(maildir: str, message: Message, context: CopyContext) -> CopyResult:
     """One attempt of a spooled copy: a Maildir that cannot be written (disk full or
     gone, read-only, no permission) is a temporary failure, retried."""
@@ -244,6 +265,7 @@ ACTION = ActionType(
     target=PATH,
     target_required=True,
     example='"/srv/archive"',
+    probe=maildir_problem,
     deliver=deliver_copy,
     rank=40,
 )

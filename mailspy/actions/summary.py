@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from mailspy.actions.action import LOG, PATH, ActionType, Option, Options
 from mailspy.actions.clean import clean
-from mailspy.actions.logfile import LogFile
+from mailspy.actions.logfile import LogFile, log_problem
 from mailspy.actions.summary_json import format_json_summary
 
 if TYPE_CHECKING:
@@ -67,6 +67,7 @@ ACTION = ActionType(
     options=(Option("format", ("text", "json")),),
     steps=steps,
     open=LogFile,
+    probe=log_problem,
     record=record,
     rank=10,
 )

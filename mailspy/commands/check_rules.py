@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from mailspy import defaults
-from mailspy.rules.compile import DEFAULTS
+from mailspy import defaults, privileges
+from mailspy.actions.action import LOG, PATH
+from mailspy.actions.registry import ACTIONS
+from mailspy.commands.fixtures import run_fixtures
+from mailspy.diagnostics import counted
+from mailspy.rules.check import target_problems
+from mailspy.rules.compile import DEFAULTS, Defaults
 from mailspy.rules.load import LoadResult, load_rules
 from mailspy.rules.running import RulesConfig, load_running_rules
 
@@ -37,34 +46,114 @@ def rules_for_dry_run(directory: str | None, files: list[str]) -> LoadResult | N
     return load_running_rules(RulesConfig(directory or defaults.RULES_DIR, DEFAULTS))
 
 
-def counted(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-def main(directory: str | None, files: list[str], fixtures: str | None = None) -> int:
-    result = load_for_command(directory, files)
-    if result is None:
+def main(directory: str | None, files: list[str], fixtures: str | None = None,
+         user: str | None = None, list_logs: bool = False, offline: bool = False,
+         config: dict[str, Any] | None = None) -> int:
+    """With named files or `--offline`, the rules only; else also what the daemon would
+    refuse on this host, as the user it runs as (`--user`, or the configuration
+    file's): a log it cannot create, a Maildir whose parent is missing. Under
+    `--root` the daemon makes what is missing, so nothing is probed."""
+    if files:
+        result = load_for_command(directory, files)
+        if result is None:
+            return 1
+        return _verdict(len(result.errors), len(result.diagnostics) - len(result.errors),
+                        len(result.files), len(result.rules), bool(result.files))
+    settings = rules_settings(directory, config or {})
+    if not Path(settings.rules_dir).is_dir():
+        print(f"mailspy: error: rules directory '{settings.rules_dir}' does not exist; "
+              "give another with -d DIR", file=sys.stderr)
         return 1
-    if not result.files:
+    try:
+        checked = check_as(user, settings, probe=not offline and not settings.defaults.root)
+    except (LookupError, OSError) as exc:
+        print(f"mailspy: error: cannot check as user {user}: {exc}", file=sys.stderr)
+        return 1
+    if list_logs:
+        print("\n".join(checked["logs"]))
+        return 1 if checked["errors"] else 0
+    for line in checked["diagnostics"]:
+        print(line, file=sys.stderr)
+    status = _verdict(checked["errors"], checked["warnings"], len(checked["files"]),
+                      checked["rules"], bool(checked["files"]), settings.rules_dir)
+    if status or fixtures is None:
+        return status
+    return check_fixtures(load_running_rules(settings), Path(fixtures))
+
+
+def _verdict(errors: int, warnings: int, files: int, rules: int, any_files: bool,
+             directory: str | None = None) -> int:
+    if not any_files:
         print(f"mailspy: error: no rules files (*.rules) in {directory or defaults.RULES_DIR}; "
               "a running mailspy refuses to reload to an empty rules directory",
               file=sys.stderr)
         return 1
-    warnings = len(result.diagnostics) - len(result.errors)
-    if not result.ok:
-        print(f"mailspy: {counted(len(result.errors), 'error')}, "
-              f"{counted(warnings, 'warning')} in {counted(len(result.files), 'file')}",
-              file=sys.stderr)
+    if errors:
+        print(f"mailspy: {counted(errors, 'error')}, {counted(warnings, 'warning')} in "
+              f"{counted(files, 'file')}", file=sys.stderr)
         return 1
     extra = f" ({counted(warnings, 'warning')})" if warnings else ""
-    print(f"{counted(len(result.rules), 'rule')} in {counted(len(result.files), 'file')}, "
-          f"all valid{extra}")
-    return 0 if fixtures is None else check_fixtures(result, Path(fixtures))
+    print(f"{counted(rules, 'rule')} in {counted(files, 'file')}, all valid{extra}")
+    return 0
+
+
+def rules_settings(directory: str | None, config: dict[str, Any]) -> RulesConfig:
+    """The rules as `mailspy run` with this configuration would load them."""
+    rules_dir = directory or config.get("rules_dir")
+    header_log = config.get("header_log")
+    targets = Defaults(summary_log=config.get("summary_log", defaults.SUMMARY_LOG),
+                       header_log=header_log or defaults.HEADER_LOG,
+                       root=config.get("root", ""),
+                       regex_timeout=config.get("regex_timeout", DEFAULTS.regex_timeout))
+    return RulesConfig(rules_dir or defaults.RULES_DIR, targets,
+                       header_log_given=header_log is not None,
+                       pipe_command=config.get("pipe_command"), explicit=bool(rules_dir))
+
+
+def check_as(user: str | None, settings: RulesConfig, probe: bool = True) -> dict[str, Any]:
+    """What the daemon would find, found by a process acting as `user`: what it cannot
+    read, create or open is an error, as it would be for the daemon."""
+    account = privileges.lookup(user) if user else None
+    if account is not None:
+        settings = replace(settings, user=(account.uid, account.gid))
+    if account is None or os.geteuid() == account.uid:
+        return _check(settings, probe)
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child's work is checked through its answer
+        os.close(reader)
+        try:
+            privileges.drop_to(account)
+            answer = json.dumps(_check(settings, probe)).encode()
+        except BaseException as exc:  # the parent reports it
+            answer = json.dumps({"failed": f"{type(exc).__name__}: {exc}"}).encode()
+        with open(writer, "wb") as out:
+            out.write(answer)
+        os._exit(0)
+    os.close(writer)
+    with open(reader, "rb") as answer_file:
+        answer = answer_file.read()
+    os.waitpid(child, 0)
+    checked: dict[str, Any] = json.loads(answer or b'{"failed": "no answer"}')
+    if "failed" in checked:
+        raise OSError(checked["failed"])
+    return checked
+
+
+def _check(settings: RulesConfig, probe: bool) -> dict[str, Any]:
+    result = load_running_rules(settings)
+    found = list(result.diagnostics)
+    if result.ok and probe:
+        found += target_problems(result.rules)
+    logs = sorted({a.target for r in result.rules.rules for a in r.actions
+                   if ACTIONS[a.name].kind == LOG and ACTIONS[a.name].target == PATH})
+    return {"diagnostics": [str(d) for d in found],
+            "errors": sum(d.is_error for d in found),
+            "warnings": sum(not d.is_error for d in found),
+            "files": result.files, "rules": len(result.rules), "logs": logs}
 
 
 def check_fixtures(result: LoadResult, directory: Path) -> int:
-    from mailspy.commands.fixtures import run_fixtures
-
     if not directory.is_dir():
         print(f"mailspy: error: fixture directory '{directory}' does not exist", file=sys.stderr)
         return 1

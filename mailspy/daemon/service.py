@@ -22,19 +22,25 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
-from mailspy import defaults, safefs
+from mailspy import defaults, privileges, safefs, version
 from mailspy.actions.action import LOG, PATH
 from mailspy.actions.registry import ACTIONS
 from mailspy.actions.sinks import Sinks
-from mailspy.daemon import privileges, signals
+from mailspy.daemon import signals
+from mailspy.daemon.control import ControlServer
+from mailspy.daemon.notify import notify
 from mailspy.daemon.socketspec import SocketSpec
+from mailspy.diagnostics import Diagnostic, counted
 from mailspy.dispatch import TEMPFAIL, Recorder
 from mailspy.milter import loop
 from mailspy.milter.adapter import Connections, MailspyMilter
+from mailspy.rules.check import target_problems
 from mailspy.rules.compile import RuleSet
 from mailspy.rules.running import RulesConfig, load_running_rules
 from mailspy.spool.deliver import Deliverer, DeliverySettings
@@ -42,6 +48,16 @@ from mailspy.spool.store import Spool, SpoolBusyError
 
 log = logging.getLogger("mailspy")
 
+
+
+@dataclass(frozen=True)
+class SocketAccess:
+    """Who may connect to a unix socket: its mode, and its owner and group when not
+    the -u user's."""
+
+    mode: int = 0o660
+    owner: int | None = None
+    group: int | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +71,9 @@ class Options:
     milter_timeout: int = 600
     max_connections: int = 1000
     on_spool_failure: str = TEMPFAIL
+    runtime_dir: str = defaults.RUNTIME_DIR
+    pidfile: str | None = None
+    socket_access: SocketAccess = field(default_factory=SocketAccess)
 
 
 UMASK = 0o077
@@ -81,6 +100,9 @@ class Daemon:
         self.options = options
         self.sinks = Sinks()
         self.recorder: Recorder | None = None
+        self.control: ControlServer | None = None
+        self.started = time.time()
+        self.loaded_at = time.time()
         self._reload_lock = threading.Lock()
         self._stopped = threading.Event()
 
@@ -99,15 +121,24 @@ class Daemon:
         signals.block()
         spool = self._open_spool(account)
         self._make_log_dirs(rules, account)
+        self._make_runtime_dir(account)
         self._open_socket(account)
         try:
+            self._write_pidfile()
             if account is not None:
-                _import_everything()
                 try:
                     privileges.drop_to(account)
                 except (OSError, RuntimeError) as exc:
                     raise StartError(f"cannot become user {account.name}: {exc}") from exc
+            self._check_targets(rules)
             self._open_logs(rules)
+            self.control = ControlServer(self.options.runtime_dir,
+                                         {"reload": self.reload, "status": self.status})
+            try:
+                self.control.start()
+            except OSError as exc:
+                raise StartError(f"cannot make the control socket in "
+                                 f"{self.options.runtime_dir}: {_why(exc)}") from exc
         except StartError:
             self._remove_socket()
             raise
@@ -126,58 +157,113 @@ class Daemon:
             signal.SIGTERM: self.stop,
             signal.SIGINT: self.stop,
         })
-        log.info("mailspy %s listening on %s with %s", _version(),
-                 self.options.socket.libmilter_form, _describe(rules))
+        listening = (f"mailspy {version()} listening on "
+                     f"{self.options.socket.libmilter_form} with {_describe(rules)}")
+        log.info("%s", listening)
+        notify(READY=1, STATUS=listening, MAINPID=os.getpid())
 
     def serve(self) -> int:
         try:
             loop.serve()
         finally:
             self._stopped.set()
+            notify(STOPPING=1)
             log.info("stopping: finishing the copies in hand")
+            if self.control is not None:
+                self.control.stop()
             if self.recorder is not None:
                 self.recorder.close(wait=True)
             self.sinks.close_all()
             self._remove_socket()
+            if self.options.pidfile:
+                with contextlib.suppress(OSError):
+                    os.unlink(self.options.pidfile)
         log.info("%s", MailspyMilter.answer_times.summary())
         log.info("stopped")
         return 0
 
     # -- rules ---------------------------------------------------------------
 
-    def _load_rules(self) -> RuleSet:
+    def _load_rules(self, found: list[Diagnostic] | None = None) -> RuleSet:
+        """The rules to run; StartError when they may not run. Every diagnostic is
+        logged and, when `found` is given, kept there too."""
         result = load_running_rules(self.options.rules)
         for diagnostic in result.diagnostics:
             log.log(logging.ERROR if diagnostic.is_error else logging.WARNING, "%s", diagnostic)
+        if found is not None:
+            found += result.diagnostics
         if not result.ok:
-            raise StartError(f"{len(result.errors)} errors in the rules; fix them and check "
-                             f"with: mailspy check-rules -d {self.options.rules.rules_dir}")
+            raise StartError(f"{counted(len(result.errors), 'error')} in the rules; fix them "
+                             "and check with: mailspy check-rules -d "
+                             f"{self.options.rules.rules_dir}")
         if not result.files:
             log.info("no rules files in %s: recording every message as the original "
                      "mailspy did", self.options.rules.rules_dir)
         _ = result.rules.index  # built now, not on the first message
         return result.rules
 
-    def reload(self) -> None:
-        """SIGHUP: swap in the new rules only when all of them are valid, and never
-        trade rules files for none (an emptied, renamed or unmounted directory)."""
+    def reload(self) -> dict[str, Any]:
+        """SIGHUP or `mailspy reload`: swap in the new rules only when all of them are
+        valid and usable, and never trade rules files for none (an emptied, renamed or
+        unmounted directory). Returns the verdict, for `mailspy reload`."""
         if self.recorder is not None:
             self.recorder.deliverer.rescan()  # also picks up `mailspy spool retry`
+        notify(RELOADING=1)
+        found: list[Diagnostic] = []
         with self._reload_lock, _collector_paused():
             try:
-                rules = self._load_rules()
+                rules = self._load_rules(found)
                 running = self.recorder.rules if self.recorder is not None else None
                 if running is not None and running.files and not rules.files:
                     raise StartError(f"no rules files in {self.options.rules.rules_dir} "
                                      "(it is empty, missing or renamed), where "
                                      f"{_describe(running)} are running")
+                self._check_targets(rules, found)
                 self._open_logs(rules)
             except (StartError, OSError) as exc:
-                log.error("reload refused, the running rules stay in place: %s", exc)
-                return
+                message = f"reload refused, the running rules stay in place: {exc}"
+                log.error("%s", message)
+                notify(READY=1)
+                return _verdict(False, message, found)
             assert self.recorder is not None
-            self.recorder.rules = rules
-            log.info("reloaded: %s", _describe(rules))
+            self.recorder.use(rules)
+            self.loaded_at = time.time()
+            message = f"reloaded: {_describe(rules)}"
+            log.info("%s", message)
+            notify(READY=1, STATUS=message)
+            return _verdict(True, message, found)
+
+    def status(self) -> dict[str, Any]:
+        """What the daemon is doing, for `mailspy status`."""
+        assert self.recorder is not None
+        recorder, connections = self.recorder, MailspyMilter.connections
+        return {
+            "version": version(), "pid": os.getpid(), "started": self.started,
+            "uptime": time.time() - self.started,
+            "socket": self.options.socket.libmilter_form,
+            "rules": {"count": len(recorder.rules), "files": list(recorder.rules.files),
+                      "loaded_at": self.loaded_at, "hits": dict(recorder.hits)},
+            "messages": recorder.counters.messages,
+            "end_of_message": MailspyMilter.answer_times.percentiles(),
+            "connections": {"open": connections.count, "refused": connections.refused},
+            "spool": recorder.spool.summary(),
+            "problems": {"spool failures": recorder.counters.spool_failures,
+                         "answered TEMPFAIL": recorder.counters.tempfailed,
+                         "copies lost": recorder.counters.copies_lost,
+                         "records lost": sum(recorder.counters.records_lost.values())},
+        }
+
+    def _check_targets(self, rules: RuleSet, found: list[Diagnostic] | None = None) -> None:
+        """What the user mailspy runs as cannot use: refused like a broken rule."""
+        problems = target_problems(rules)
+        for diagnostic in problems:
+            log.error("%s", diagnostic)
+        if found is not None:
+            found += problems
+        if problems:
+            raise StartError(f"{counted(len(problems), 'target')} that user "
+                             f"{privileges.user_name()} cannot use; fix them and check with: "
+                             f"mailspy check-rules --user {privileges.user_name()}")
 
     def stop(self) -> None:
         """SIGTERM/SIGINT: libmilter finishes the connections in hand and returns."""
@@ -264,24 +350,49 @@ class Daemon:
 
     # -- socket --------------------------------------------------------------
 
+    def _make_runtime_dir(self, account: privileges.Account | None) -> None:
+        """Where the control socket lives: the user's (systemd's RuntimeDirectory=)."""
+        owner = (account.uid, account.gid) if account else None
+        try:
+            safefs.make_dirs(self.options.runtime_dir, 0o750, owner, user=owner)
+        except OSError as exc:
+            raise StartError(f"cannot make the runtime directory {self.options.runtime_dir}: "
+                             f"{_why(exc)}; give another with --runtime-dir") from exc
+
+    def _write_pidfile(self) -> None:
+        path = self.options.pidfile
+        if not path:
+            return
+        try:
+            with safefs.open_dir_path(os.path.dirname(path) or "/") as directory:
+                fd = os.open(os.path.basename(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+                             | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=directory)
+            with open(fd, "w") as out:
+                out.write(f"{os.getpid()}\n")
+        except OSError as exc:
+            raise StartError(f"cannot write the pidfile {path}: {_why(exc)}") from exc
+
     def _open_socket(self, account: privileges.Account | None) -> None:
         """The socket is made 0660 by the umask at bind time and handed over without
         following a link, so a user who can write in its directory cannot make
         root change another file."""
-        spec = self.options.socket
+        spec, access = self.options.socket, self.options.socket_access
         if spec.family == "unix":
             _prepare_unix_socket(Path(spec.path))
         loop.register(spec.libmilter_form, self.options.milter_timeout)
-        previous = os.umask(0o117)
+        previous = os.umask(0o777 & ~access.mode)
         try:
             loop.open_socket(remove_stale=True)
         except Exception as exc:
-            raise StartError(f"cannot open socket {spec.libmilter_form}: {exc}") from exc
+            raise StartError(_socket_problem(spec, exc)) from exc
         finally:
             os.umask(previous)
         if spec.family == "unix":
-            gid = account.gid if account else os.getgid()
-            os.chown(spec.path, account.uid if account else -1, gid, follow_symlinks=False)
+            owner = access.owner if access.owner is not None else \
+                (account.uid if account else -1)
+            group = access.group if access.group is not None else \
+                (account.gid if account else os.getgid())
+            os.chown(spec.path, owner, group, follow_symlinks=False)
 
     def _remove_socket(self) -> None:
         spec = self.options.socket
@@ -320,6 +431,22 @@ def _collector_paused(start: bool = False) -> Iterator[None]:
 
 def _why(exc: OSError) -> str:
     return str(exc) if isinstance(exc, safefs.UnsafePathError) else exc.strerror or str(exc)
+
+
+def _socket_problem(spec: SocketSpec, exc: Exception) -> str:
+    """Why libmilter could not open the socket, in words a postmaster can act on."""
+    where = spec.libmilter_form
+    if spec.family == "unix":
+        return (f"cannot make the socket {spec.path}: {exc}; check that its directory "
+                "exists and is writable, or give another with -p")
+    try:
+        socket.getaddrinfo(spec.host, spec.port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return (f"cannot listen on {where}: the host {spec.host!r} does not resolve; "
+                "give an address like 127.0.0.1 or ::1 with -p")
+    return (f"cannot listen on {where}: the port is taken by another program, or the "
+            f"address is not this host's; see `ss -ltnp 'sport = :{spec.port}'`, or give "
+            "another with -p")
 
 
 def _prepare_unix_socket(path: Path) -> None:
@@ -373,25 +500,11 @@ def setup_logging(syslog_socket: str | None) -> None:
         logger.warning("no syslog socket at %s; logging to stderr", syslog_socket)
 
 
-def _import_everything() -> None:
-    """Import now what is otherwise imported on first use: after the drop the
-    interpreter's files may not be readable by the user any more."""
-    import mailspy.message.decode
-    import mailspy.message.mime
-    import mailspy.message.parse  # noqa: F401
-
-    _version()
-
-
 def _describe(rules: RuleSet) -> str:
-    files = len(rules.files)
-    return f"{len(rules)} rules from {files} file{'' if files == 1 else 's'}"
+    return f"{counted(len(rules), 'rule')} from {counted(len(rules.files), 'file')}"
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("mailspy")
-    except PackageNotFoundError:
-        return "(source)"
+def _verdict(ok: bool, message: str, found: list[Diagnostic]) -> dict[str, Any]:
+    return {"ok": ok, "message": message,
+            "errors": [str(d) for d in found if d.is_error],
+            "warnings": [str(d) for d in found if not d.is_error]}

@@ -24,7 +24,7 @@ def block() -> None:
     signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
 
 
-def start(handlers: dict[signal.Signals, Callable[[], None]]) -> threading.Thread:
+def start(handlers: dict[signal.Signals, Callable[[], object]]) -> threading.Thread:
     """Run `handlers[sig]()` for each signal. A second stopping signal while the
     first one is still finishing the copies in hand ends the process at once:
     what was not delivered is in the spool for the next start."""

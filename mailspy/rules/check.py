@@ -18,6 +18,7 @@ from mailspy.actions.action import COMMAND, PATH
 from mailspy.actions.registry import ACTIONS
 from mailspy.diagnostics import Diagnostic, error, warning
 from mailspy.rules.ast import Rule
+from mailspy.rules.compile import RuleSet
 
 
 def check_rules(rules: Iterable[Rule], root: str = "",
@@ -58,6 +59,24 @@ def _pipe_programs(rules: list[Rule]) -> list[Diagnostic]:
                 problem = program_problem(action.target)
                 if problem:
                     found.append(warning(action.position, problem))
+    return found
+
+
+def target_problems(rules: RuleSet) -> list[Diagnostic]:
+    """What keeps the user mailspy runs as (the caller) from using each target: a log
+    it cannot create or open, a Maildir whose parent is missing. The daemon checks
+    this after dropping privileges, at start and on every reload; `check-rules`
+    checks it as the daemon's user. Each target is probed once."""
+    found: list[Diagnostic] = []
+    seen: set[tuple[str, str]] = set()
+    for rule in rules.rules:
+        for action in rule.actions:
+            spec = ACTIONS.get(action.name)
+            if spec is None or spec.probe is None or (action.name, action.target) in seen:
+                continue
+            seen.add((action.name, action.target))
+            if problem := spec.probe(action.target):
+                found.append(error(action.position or rule.position, problem))
     return found
 
 

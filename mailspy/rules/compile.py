@@ -13,7 +13,7 @@ import operator
 import os
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
 
@@ -104,6 +104,7 @@ class PlannedAction:
     name: str
     target: str
     options: tuple[tuple[str, str], ...] = ()
+    position: Position | None = field(default=None, compare=False)  # where it is written
 
     @property
     def key(self) -> tuple[str, str, tuple[tuple[str, str], ...]]:
@@ -160,7 +161,7 @@ def plan_action(action: Action, defaults: Defaults) -> PlannedAction:
     only the options that differ from their defaults."""
     spec = ACTIONS.get(action.name)
     if spec is None:  # reported by the transformer; these rules never run
-        return PlannedAction(action.name, action.target or "", action.options)
+        return PlannedAction(action.name, action.target or "", action.options, action.position)
     target = action.target
     if target is None:
         target = getattr(defaults, spec.default) if spec.default else ""
@@ -172,7 +173,7 @@ def plan_action(action: Action, defaults: Defaults) -> PlannedAction:
             target = defaults.root.rstrip("/") + target
     options = tuple((name, value) for name, value in action.options
                     if (option := spec.option(name)) is None or value != option.default)
-    return PlannedAction(action.name, target, options)
+    return PlannedAction(action.name, target, options, action.position)
 
 
 _COMPARE = {">": operator.gt, "<": operator.lt, ">=": operator.ge, "<=": operator.le,

@@ -103,6 +103,13 @@ class Spool:
             return []
         return sorted(n for n in names if "." in n and not n.endswith((".state", ".new", REASON)))
 
+    def summary(self) -> dict[str, float]:
+        """How many entries wait and how many were given up, and the oldest's age in
+        seconds (0 when none wait); entry ids begin with their creation time."""
+        queued = self.ids(QUEUE)
+        oldest = time.time() - int(queued[0].split(".", 1)[0]) / 1e9 if queued else 0.0
+        return {"queued": len(queued), "dead": len(self.ids(DEAD_DIR)), "oldest": oldest}
+
     def path(self, entry_id: str, where: str = QUEUE) -> Path:
         return self.root / where / entry_id
 

@@ -17,7 +17,7 @@ F = "00-file.rules"
         ('rule "a" { when colour is "x" log-summary }',
          f"{F}:1:17: error: unknown field 'colour'; valid fields are: archive-member, "
          "attachment, attachment-type, auth-user, client-address, client-name, header, helo, "
-         "recipient, recipient-domain, sender, sender-domain, size, subject"),
+         "message-id, recipient, recipient-domain, sender, sender-domain, size, subject"),
         ('rule "a" {\n    log-sumary\n}',
          f"{F}:2:5: error: unknown action 'log-sumary'; did you mean 'log-summary'?"),
         ('rule "a" { archive "/m" }',

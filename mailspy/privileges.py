@@ -27,6 +27,14 @@ def lookup(user: str) -> Account:
     return Account(entry.pw_name, entry.pw_uid, entry.pw_gid)
 
 
+def user_name() -> str:
+    """The name of the user this process acts as, for messages that tell what to run."""
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
+
+
 def drop_to(account: Account) -> None:
     """Become the account for good: groups, then gid, then uid."""
     if os.geteuid() == account.uid:
