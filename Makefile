@@ -40,9 +40,10 @@ run: deps
 	$(MAILSPY) check-rules -d rules.d --root $(CURDIR)/var --test rules.d/fixtures
 	@echo
 	@echo "mailspy listens on 127.0.0.1:$(PORT); hook a local Postfix to it with these"
-	@echo "two main.cf lines, then run 'postfix reload':"
+	@echo "main.cf lines (docs/install.md says why), then run 'postfix reload':"
 	@echo
 	@echo "    smtpd_milters = inet:127.0.0.1:$(PORT)"
+	@echo "    non_smtpd_milters = inet:127.0.0.1:$(PORT)"
 	@echo "    milter_default_action = accept"
 	@echo
 	@echo "Logs and Maildirs appear under $(CURDIR)/var/. Stop with Ctrl-C."

@@ -37,7 +37,8 @@ def mailspy_argv(port: int, rules_dir: Path, workdir: Path, *extra: str) -> list
     The spool's fsyncs cost what they cost on the file system holding /tmp."""
     return [sys.executable, "-m", "mailspy", "run", "-p", f"inet:{port}@127.0.0.1",
             "-d", str(rules_dir), "-f", str(workdir / "summary.log"),
-            "-h", str(workdir / "headers.log"), "--spool-dir", str(workdir / "spool"), *extra]
+            "-h", str(workdir / "headers.log"), "--spool-dir", str(workdir / "spool"),
+            "--runtime-dir", str(workdir / "spool") + "-run", *extra]
 
 
 def start_mailspy(rules_dir: Path, workdir: Path, *extra: str,

@@ -101,7 +101,8 @@ def test_mailspy_no_reply_steps_are_not_waited_for(tmp_path: Path) -> None:
     port = free_port()
     argv = [sys.executable, "-m", "mailspy", "run", "-p", f"inet:{port}@127.0.0.1",
             "-d", str(rules), "-f", str(tmp_path / "summary.log"),
-            "--spool-dir", str(tmp_path / "spool")]
+            "--spool-dir", str(tmp_path / "spool"),
+            "--runtime-dir", str(tmp_path / "spool") + "-run"]
     with MilterProcess(argv, port=port, output=tmp_path / "mailspy.out"):
         client = _session(("127.0.0.1", port), MAIL)
     negotiated = client.negotiation

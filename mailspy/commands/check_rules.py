@@ -13,9 +13,9 @@ from mailspy import defaults, privileges
 from mailspy.actions.action import LOG, PATH
 from mailspy.actions.registry import ACTIONS
 from mailspy.commands.fixtures import run_fixtures
-from mailspy.diagnostics import counted
+from mailspy.diagnostics import Diagnostic, counted, warning
 from mailspy.rules.check import target_problems
-from mailspy.rules.compile import DEFAULTS, Defaults
+from mailspy.rules.compile import DEFAULTS, Defaults, RuleSet
 from mailspy.rules.load import LoadResult, load_rules
 from mailspy.rules.running import RulesConfig, load_running_rules
 
@@ -144,13 +144,30 @@ def _check(settings: RulesConfig, probe: bool) -> dict[str, Any]:
     result = load_running_rules(settings)
     found = list(result.diagnostics)
     if result.ok and probe:
-        found += target_problems(result.rules)
+        found += target_problems(result.rules) + _unrotated(result.rules)
     logs = sorted({a.target for r in result.rules.rules for a in r.actions
                    if ACTIONS[a.name].kind == LOG and ACTIONS[a.name].target == PATH})
     return {"diagnostics": [str(d) for d in found],
             "errors": sum(d.is_error for d in found),
             "warnings": sum(not d.is_error for d in found),
             "files": result.files, "rules": len(result.rules), "logs": logs}
+
+
+def _unrotated(rules: RuleSet) -> list[Diagnostic]:
+    """Logs outside the directory the shipped logrotate snippet rotates grow forever."""
+    found, seen = [], set()
+    for rule in rules.rules:
+        for action in rule.actions:
+            spec = ACTIONS[action.name]
+            if spec.kind != LOG or spec.target != PATH or action.target in seen \
+                    or os.path.dirname(action.target) == defaults.LOG_DIR:
+                continue
+            seen.add(action.target)
+            found.append(warning(action.position or rule.position, (
+                f"{action.target} is outside {defaults.LOG_DIR}/, which the shipped logrotate "
+                "snippet rotates: add it to /etc/logrotate.d/mailspy, or log under "
+                f"{defaults.LOG_DIR}/ (check-rules --list-logs lists every log)")))
+    return found
 
 
 def check_fixtures(result: LoadResult, directory: Path) -> int:

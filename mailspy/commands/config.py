@@ -95,10 +95,13 @@ def commented_default(parser: argparse.ArgumentParser) -> str:
     lines = ["# /etc/mailspy/mailspy.conf: the options of `mailspy run`, one per line, in TOML.",
              "# An option given on the command line wins over this file. Every line below",
              "# shows the default; remove the '#' to change it.", ""]
+    effective = {"rules-dir": defaults.RULES_DIR}  # None on the command line: "not given"
     for key, action in options(parser).items():
         text = (action.help or "").replace("%%", "%")
         lines += [f"# {line}" for line in _wrap(text)]
-        lines.append(f"# {key} = {_toml(action.default)}")
+        value = effective.get(key, action.default)
+        shown = f'"{value:04o}"' if action.metavar == "MODE" else _toml(value)
+        lines.append(f"# {key} = {shown}")
         lines.append("")
     return "\n".join(lines)
 
@@ -122,3 +125,11 @@ def _toml(value: Any) -> str:
     if isinstance(value, int | float):
         return f"{value:g}" if isinstance(value, float) else str(value)
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+if __name__ == "__main__":  # python -m mailspy.commands.config > contrib/mailspy.conf
+    from mailspy.commands import run
+
+    _parser = argparse.ArgumentParser(add_help=False)
+    run.add_arguments(_parser)
+    print(commented_default(_parser))

@@ -12,6 +12,7 @@ command exits 0 only when the new rules are live, and prints the daemon's
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -41,9 +42,18 @@ class ControlServer:
         self._closed = threading.Event()
 
     def start(self) -> None:
-        """Bind (replacing a stale socket of an earlier run) and start answering."""
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
+        """Bind (replacing a stale socket of an earlier run, never a live one of another
+        daemon) and start answering."""
+        if os.path.exists(self.path):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                try:
+                    probe.connect(self.path)
+                except OSError:
+                    os.unlink(self.path)  # stale: nobody answers there
+                else:
+                    raise FileExistsError(errno.EADDRINUSE, "another mailspy is running with "
+                                          "this runtime directory; give another with "
+                                          "--runtime-dir", self.path)
         listening = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         previous = os.umask(0o177)
         try:

@@ -488,10 +488,11 @@ def setup_logging(syslog_socket: str | None) -> None:
     logger.setLevel(logging.INFO)
     logger.handlers.clear()
     if syslog_socket and os.path.exists(syslog_socket):
-        handler: logging.Handler = logging.handlers.SysLogHandler(
+        to_syslog = logging.handlers.SysLogHandler(
             syslog_socket, facility=logging.handlers.SysLogHandler.LOG_MAIL)
-        handler.setFormatter(logging.Formatter("mailspy[%(process)d]: %(message)s"))
-        logger.addHandler(handler)
+        to_syslog.setFormatter(logging.Formatter("mailspy[%(process)d]: %(message)s"))
+        to_syslog.append_nul = False  # syslog wants a message, not a C string
+        logger.addHandler(to_syslog)
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s mailspy: %(levelname)s: %(message)s"))

@@ -167,6 +167,7 @@ class Run:
         limit = ["prlimit", "--nofile=1024:8192", "--"] if self.config.flood else []
         argv = [*limit, sys.executable, "-m", "mailspy", "run", "-p", f"inet:{self.port}@127.0.0.1",
                 "-d", str(rules), "-f", str(self.summary), "--spool-dir", str(self.spool),
+                "--runtime-dir", str(self.spool) + "-run",
                 "--workers", str(self.config.workers), "--per-target",
                 str(self.config.per_target), "--retry-base", "0.5", "--retry-max", "2",
                 "--max-attempts", "1000", "--pipe-timeout", str(self.config.pipe_sleep + 30),

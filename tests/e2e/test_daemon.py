@@ -97,9 +97,11 @@ class Setup:
         socket = str(socket_path) if socket_path else f"inet:{port}@127.0.0.1"
         if original is None:
             args = ["run", "-p", socket, "-d", str(self.rules_dir), "-f", str(self.summary),
-                    "-h", str(self.headers), "--spool-dir", str(self.spool), *extra]
+                    "-h", str(self.headers), "--spool-dir", str(self.spool),
+                    "--runtime-dir", str(self.spool) + "-run", *extra]
         else:
-            args = ["-p", socket, *original, "--spool-dir", str(self.spool)]
+            args = ["-p", socket, *original, "--spool-dir", str(self.spool),
+            "--runtime-dir", str(self.spool) + "-run"]
         argv = [sys.executable, "-m", "mailspy", *args]
         self.milter = self._milters(argv, port=port, socket_path=socket_path,
                                     output=self.base / "mailspy.out")
@@ -142,7 +144,8 @@ def run_argv(base: Path, socket: str, rules: str | None = None, *extra: str,
     if rules is not None:
         (directory / "a.rules").write_text(rules)
     return [sys.executable, "-m", "mailspy", "run", "-p", socket, "-d", str(directory),
-            "-f", str(base / "s.log"), "--spool-dir", str(spool or base / "spool"), *extra]
+            "-f", str(base / "s.log"), "--spool-dir", str(spool or base / "spool"),
+            "--runtime-dir", str(spool or base / "spool") + "-run", *extra]
 
 
 def procmail_rc(base: Path) -> Path:
@@ -533,6 +536,7 @@ def test_the_daemons_own_messages_go_to_syslog(tmp_path: Path, milter_factory: M
     priority = 2 * 8 + 6  # facility mail (2), severity info (6)
     assert received[1].startswith(f"<{priority}>mailspy[{milter.pid}]: mailspy ")
     assert "listening on inet:" in received[1]
+    assert not any(r.endswith("\x00") for r in received)  # a message, not a C string
     assert (tmp_path / "out").read_text() == ""  # nothing on stderr
 
 

@@ -68,7 +68,9 @@ def test_a_reload_that_would_lose_the_rules_is_refused(setup: Setup, how: str) -
 def test_a_rules_directory_given_but_missing_stops_the_start(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "mailspy", "run", "-p", "inet:1@127.0.0.1",
                            "-d", str(tmp_path / "no-such-dir"), "--spool-dir",
-                           str(tmp_path / "spool")], capture_output=True, text=True, timeout=60)
+                           str(tmp_path / "spool"),
+                           "--runtime-dir", str(tmp_path / "spool") + "-run"],
+                          capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert f"rules directory {tmp_path}/no-such-dir does not exist" in done.stderr
     assert "recording every message" not in done.stderr
@@ -81,7 +83,7 @@ def test_a_symlink_planted_in_place_of_a_log_stops_the_start(setup: Setup) -> No
     setup.rules('rule "a" { log-summary log-headers }')
     argv = [sys.executable, "-m", "mailspy", "run", "-p", "inet:1@127.0.0.1", "-d",
             str(setup.rules_dir), "-f", str(setup.summary), "-h", str(setup.headers),
-            "--spool-dir", str(setup.spool)]
+            "--spool-dir", str(setup.spool), "--runtime-dir", str(setup.spool) + "-run"]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert f"{setup.summary} is a symbolic link; mailspy never writes through one" \
@@ -154,7 +156,8 @@ def test_the_spool_refuses_a_planted_symlink_instead_of_handing_its_target_over(
     setup.rules('rule "a" { log-summary }')
     done = subprocess.run([sys.executable, "-m", "mailspy", "run", "-p", "inet:1@127.0.0.1",
                            "-d", str(setup.rules_dir), "-f", str(setup.summary),
-                           "--spool-dir", str(setup.spool), "-u", "nobody"],
+                           "--spool-dir", str(setup.spool),
+                           "--runtime-dir", str(setup.spool) + "-run", "-u", "nobody"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert f"cannot use the spool {setup.spool}" in done.stderr
@@ -172,7 +175,8 @@ def test_a_connection_flood_under_the_usual_descriptor_limit_stops_no_mail(
     port = free_port()
     argv = ["prlimit", "--nofile=1024:4096", "--", sys.executable, "-m", "mailspy", "run",
             "-p", f"inet:{port}@127.0.0.1", "-d", str(setup.rules_dir), "-f",
-            str(setup.summary), "--spool-dir", str(setup.spool)]
+            str(setup.summary), "--spool-dir", str(setup.spool),
+            "--runtime-dir", str(setup.spool) + "-run"]
     milter = milter_factory(argv, port=port, output=setup.base / "mailspy.out")
     limits = Path(f"/proc/{milter.pid}/limits").read_text()
     assert re.search(r"Max open files\s+4096\s+4096", limits), limits
@@ -196,7 +200,8 @@ def test_a_connection_flood_under_the_usual_descriptor_limit_stops_no_mail(
 def test_a_dash_p_command_that_cannot_be_split_stops_the_start(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "mailspy", "-p", "inet:1@127.0.0.1",
                            "-P", "/bin/cat 'unbalanced", "-f", str(tmp_path / "log"),
-                           "--spool-dir", str(tmp_path / "spool")],
+                           "--spool-dir", str(tmp_path / "spool"),
+                           "--runtime-dir", str(tmp_path / "spool") + "-run"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert "-P \"/bin/cat 'unbalanced\": cannot split the command into words: " \

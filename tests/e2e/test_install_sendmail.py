@@ -78,7 +78,8 @@ def test_the_documented_hookup_records_mail_and_lets_it_flow_when_mailspy_stops(
     os.chown(logs, account.pw_uid, account.pw_gid)
     summary = logs / "summary.log"
     argv = [sys.executable, "-m", "mailspy", "run", *args, "-d", str(rules),
-            "-f", str(summary), "--spool-dir", str(run_socket_dir / "spool")]
+            "-f", str(summary), "--spool-dir", str(run_socket_dir / "spool"),
+            "--runtime-dir", str(run_socket_dir / "spool") + "-run"]
     milter = milter_factory(argv, **({"socket_path": socket_path} if kind == "unix"
                                      else {"port": port}))
     sendmail: PrivateSendmail = sendmail_factory(None, mc=ours(hook) + "\n")
