@@ -66,17 +66,17 @@ def test_printable_unicode_is_untouched_and_nothing_is_cut():
 
 
 def _unclean(text: str) -> str:
-    """Undo clean() (test oracle): \\\\, \\xNN (a byte), \\uXXXX."""
+    """Undo clean() (test oracle): \\\\, \\xNN (a byte), \\uXXXX, \\UXXXXXXXX."""
 
     def one(m: re.Match[str]) -> str:
         if m.group(1):
             byte = int(m.group(1), 16)
             return chr(byte) if byte < 0x80 else chr(0xDC00 + byte)
-        if m.group(2):
-            return chr(int(m.group(2), 16))
+        if m.group(2) or m.group(3):
+            return chr(int(m.group(2) or m.group(3), 16))
         return "\\"
 
-    return re.sub(r"\\(?:x([0-9a-f]{2})|u([0-9a-f]{4})|\\)", one, text)
+    return re.sub(r"\\(?:x([0-9a-f]{2})|u([0-9a-f]{4})|U([0-9a-f]{8})|\\)", one, text)
 
 
 @given(st.text(alphabet=st.characters(codec=None, exclude_categories=())))
@@ -146,6 +146,7 @@ def test_bidi_overrides_and_other_invisible_characters_are_shown_escaped():
     assert clean("invoice\u202efdp.exe") == "invoice\\u202efdp.exe"
     assert clean("pay\u200bpal\ufeff") == "pay\\u200bpal\\ufeff"
     assert clean("tag\U000e0041ged") == "tag\\U000e0041ged"
+    assert _unclean(clean("a\U0001d173b")) == "a\U0001d173b"  # escapes above U+FFFF undo too
     assert clean("r\u00e9sum\u00e9 \u2013 \u00fcber") == "r\u00e9sum\u00e9 \u2013 \u00fcber"
 
 

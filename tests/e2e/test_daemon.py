@@ -348,10 +348,13 @@ def test_an_action_that_fails_is_logged_and_the_mail_accepted(setup: Setup,
 
 
 def test_an_unwritable_maildir_is_logged_and_the_mail_accepted(setup: Setup) -> None:
+    """The Maildir's disk goes away after the start (at the start it would be refused)."""
     blocker = setup.base / "a-file"
-    blocker.write_text("not a directory")
+    blocker.mkdir()
     setup.rules(f'rule "a" {{ archive-to-maildir "{blocker}/archive" log-summary }}')
     mta = setup.start()
+    blocker.rmdir()
+    blocker.write_text("not a directory")
     mta.send("a@example.org", ["b@example.net"], ENCODED)
     mta.wait_for(1)
     eventually(lambda: "archive-to-maildir" in setup.output())

@@ -206,3 +206,15 @@ def test_a_dash_p_command_that_cannot_be_split_stops_the_start(tmp_path: Path) -
     assert done.returncode == 1
     assert "-P \"/bin/cat 'unbalanced\": cannot split the command into words: " \
         "No closing quotation" in done.stderr
+
+
+def test_a_maildir_whose_parent_is_missing_stops_the_start(setup: Setup) -> None:
+    """Not reported days later when the first copy fails: at the start, with its place."""
+    setup.rules(f'rule "a" {{\n  archive-to-maildir "{setup.base}/no-srv/archive"\n}}')
+    argv = [sys.executable, "-m", "mailspy", "run", "-p", "inet:1@127.0.0.1", "-d",
+            str(setup.rules_dir), "-f", str(setup.summary), "--spool-dir", str(setup.spool),
+            "--runtime-dir", str(setup.spool) + "-run"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert f"{setup.rules_dir}/50-test.rules:2:3: error: parent directory of the Maildir " \
+        f"{setup.base}/no-srv/archive does not exist" in done.stderr
