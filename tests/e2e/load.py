@@ -56,6 +56,7 @@ class LoadConfig:
     workers: int = 16
     per_target: int = 16
     spool_full: tuple[float, float] | None = None  # spool disk full: at fraction, seconds
+    give_up_after: float = 180.0  # a message not accepted this long is given up (a dead mailspy)
     flood: int = 0  # idle connections held open to the milter socket during the run
 
 
@@ -147,6 +148,7 @@ class Run:
         self.spool_fill_started = False
         self.resent: set[int] = set()
         self.refused_at_kill: set[int] = set()  # 4xx because mailspy was killed
+        self.gave_up: set[int] = set()  # never accepted within give_up_after
         self.flood: list[socket.socket] = []
 
     # -- mailspy -----------------------------------------------------------------
@@ -213,7 +215,8 @@ class Run:
         opened before the kill (or while mailspy was down) keeps failing with 4xx,
         which is the kill's doing, not a running mailspy's."""
         sender, recipients, data = message(index)
-        while True:
+        deadline = time.monotonic() + self.config.give_up_after
+        while time.monotonic() < deadline:
             with self.lock:
                 self.report.smtp_attempts += 1
             try:
@@ -238,6 +241,9 @@ class Run:
                 _quietly(client.close)
             client = None
             time.sleep(0.2)
+        with self.lock:  # never accepted: the report shows it as a message not accepted
+            self.gave_up.add(index)
+        return None
 
     def _count_refusal(self, client, code: int, text: bytes | str, index: int) -> None:
         stale = client is not None and getattr(client, "generation", -1) != self.generation
