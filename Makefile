@@ -7,9 +7,10 @@ PYTHON  ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo pyt
 VENV    := .venv
 PY      := $(VENV)/bin/python
 MAILSPY := $(VENV)/bin/mailspy
-# libpython3.11-testsuite carries CPython's email test corpus, fed to the message parser.
+# libpython3.11-testsuite carries CPython's email test corpus, fed to the message parser;
+# chromium (headless) opens the HTML reports in tests, chromium-driver drives it.
 APT_PACKAGES := libmilter-dev postfix procmail gcc python3-dev python3-venv \
-                libpython3.11-testsuite
+                libpython3.11-testsuite chromium chromium-driver
 PYTEST_ARGS ?=
 
 .PHONY: test run deps apt lint wheel clean bench fuzz

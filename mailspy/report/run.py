@@ -1,0 +1,188 @@
+"""A report from start to end: read every line once, route each message to the
+site (or the week's site) it belongs to, write, swap in."""
+
+from __future__ import annotations
+
+import gc
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from mailspy.report.build import PROBLEMS_SHOWN, SiteBuilder
+from mailspy.report.clock import Clock
+from mailspy.report.layouts import LineReader
+from mailspy.report.pages import Links, Pages, SiteInfo
+from mailspy.report.pseudonym import Pseudonymizer
+from mailspy.report.records import Problem, Record
+from mailspy.report.select import Selection
+from mailspy.report.settings import Settings
+from mailspy.report.site import SiteDir
+from mailspy.report.sources import STDIN, lines
+from mailspy.report.text import visible
+
+__all__ = ["Outcome", "Reading", "read_records", "write_report"]
+
+
+def mailspy_version() -> str:
+    try:
+        return version("mailspy")
+    except PackageNotFoundError:
+        return "(unknown version)"
+
+
+@dataclass
+class Reading:
+    """What reading the logs found besides the messages: counts and problems."""
+
+    lines: int = 0
+    problems: int = 0
+    unreadable: int = 0  # inputs that could not be opened or read to the end
+    listed: list[Problem] = field(default_factory=list)
+
+    def problem(self, problem: Problem) -> None:
+        self.problems += 1
+        if problem.line == 0 and "no such file" not in problem.reason:
+            self.unreadable += 1
+        if len(self.listed) < PROBLEMS_SHOWN:
+            self.listed.append(problem)
+
+
+def read_records(logs: list[str], reading: Reading) -> Iterator[Record]:
+    """Every record of every log, problems counted on the way."""
+    reader = LineReader()
+    for source, number, line in lines(logs, reading.problem):
+        reading.lines += 1
+        result = reader.read(line)
+        if isinstance(result, Record):
+            yield result
+        elif result is not None:
+            excerpt = visible(line.rstrip("\r\n")[:160])
+            reading.problem(Problem(source, number, result, excerpt))
+
+
+def describe_inputs(logs: list[str]) -> str:
+    if len(logs) == 1:
+        return "standard input" if logs[0] == STDIN else Path(logs[0]).name
+    return f"{len(logs)} logs"
+
+
+def left_out(selection: Selection) -> str:
+    parts = []
+    if selection.outside_period:
+        parts.append(f"{selection.outside_period:,} outside the period")
+    if selection.not_listed:
+        parts.append(f"{selection.not_listed:,} involving nobody listed")
+    if selection.local_only:
+        parts.append(f"{selection.local_only:,} that never left the site")
+    if selection.local_recipients_dropped:
+        parts.append(f"the local recipients of {selection.local_recipients_dropped:,} "
+                     "messages from the site")
+    return "; ".join(parts)
+
+
+@dataclass
+class Outcome:
+    messages: int
+    reading: Reading
+    written: list[str]  # the sites written (folders)
+    kept: list[str] = field(default_factory=list)  # history weeks left as they were
+
+
+@dataclass
+class Job:
+    logs: list[str]
+    settings: Settings
+    selection: Selection
+    clock: Clock
+    pseudonymizer: Pseudonymizer | None = None
+    now: float = field(default_factory=time.time)
+
+    def site_info(self, history: bool = False) -> SiteInfo:
+        return SiteInfo(title=self.settings.title, zone=self.clock.name,
+                        version=mailspy_version(), generated=self.clock.stamp(int(self.now)),
+                        history=history, pseudonymized=self.pseudonymizer is not None)
+
+    def records(self, reading: Reading) -> Iterator[Record]:
+        """The records the report shows: selected, then pseudonymized."""
+        apply = self.selection.apply
+        disguise = self.pseudonymizer.record if self.pseudonymizer else None
+        for record in read_records(self.logs, reading):
+            chosen = apply(record)
+            if chosen is None:
+                continue
+            yield disguise(chosen) if disguise else chosen
+
+
+def stream(job: Job, reading: Reading, route: Callable[[Record], SiteBuilder]) -> int:
+    """Feed every record to the builder `route` picks; the number of records.
+
+    The cyclic garbage collector is paused meanwhile: the pass allocates millions of
+    tuples and strings that hold no cycles, and would otherwise scan them over and over
+    for nothing; what the pass kept is then frozen, out of the collector's way while
+    the pages are written.
+    """
+    count = 0
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for record in job.records(reading):
+            route(record).add(record)
+            count += 1
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+    return count
+
+
+def period_text(clock: Clock, builder: SiteBuilder, selection: Selection) -> str:
+    tally = builder.tally
+    if tally.first is None or tally.last is None:
+        return ""
+    text = f"Messages from {clock.stamp(tally.first)} to {clock.stamp(tally.last)}"
+    if selection.since is not None or selection.until is not None:
+        since = clock.stamp(selection.since) if selection.since is not None else "the start"
+        until = clock.stamp(selection.until) if selection.until is not None else "the end"
+        text += f" (period asked: {since} to {until})"
+    return text
+
+
+def write_report(job: Job, output: Path) -> Outcome:
+    """One site at `output` for everything the logs hold."""
+    reading = Reading()
+    out = SiteDir(output)
+    try:
+        pages = Pages()
+        info = job.site_info()
+        builder = SiteBuilder(out, job.settings, pages, Links(), job.clock, info)
+        messages = stream(job, reading, lambda _record: builder)
+        info = job.site_info()
+        info.period = period_text(job.clock, builder, job.selection)
+        info.lines = reading.lines
+        info.inputs = describe_inputs(job.logs)
+        info.messages = messages
+        info.left_out = left_out(job.selection)
+        info.problems = reading.problems
+        builder.finish(info, reading.listed)
+        out.write_marker(marker(builder, reading, messages))
+        out.commit()
+    except BaseException:
+        out.discard()
+        raise
+    return Outcome(messages, reading, [str(output)])
+
+
+def marker(builder: SiteBuilder, reading: Reading, messages: int) -> dict[str, object]:
+    """report.json: what the site holds, for scripts and for the next run."""
+    tally = builder.tally
+    return {"generator": "mailspy report", "version": mailspy_version(),
+            "messages": messages, "size": tally.size, "attachments": tally.files,
+            "first": tally.first, "last": tally.last, "lines": reading.lines,
+            "problems": reading.problems, "files": builder.out.files + 1}
+
+
+def warn(text: str) -> None:
+    print(f"mailspy report: {text}", file=sys.stderr)

@@ -1,0 +1,186 @@
+"""Counting, in one pass: per address, per domain, per day and hour, per type.
+
+Memory grows with what is distinct (addresses, domains, attachment types,
+rules), never with the number of messages: each address and domain keeps
+only its newest `keep` rows, the biggest messages are a fixed-size heap.
+A row is the message's table row, rendered once and shared by every page
+that shows it.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from dataclasses import dataclass, field
+
+from mailspy.report.addresses import domain_of
+from mailspy.report.records import Record
+
+__all__ = ["Entry", "Party", "Tally", "TypeCount", "extension"]
+
+# (epoch, sequence number, row HTML): sorts by time, then by order in the logs
+Entry = tuple[int, int, str]
+
+MAX_KINDS = 2_000  # distinct extensions or declared types counted before "(other)"
+BIGGEST = 100
+
+
+class Party:
+    """An address or a domain: what it sent, received, and both (a message counts
+    once in `messages` however many of its recipients this party is)."""
+
+    __slots__ = ("domain", "files", "key", "messages", "received", "received_files",
+                 "received_size", "rows", "sent", "sent_files", "sent_size", "size")
+
+    def __init__(self, key: str, domain: Party | None = None) -> None:
+        self.key = key
+        self.domain = domain  # an address's domain; None for a domain
+        self.sent = self.sent_size = self.sent_files = 0
+        self.received = self.received_size = self.received_files = 0
+        self.messages = self.size = self.files = 0
+        self.rows: list[Entry] = []
+
+    def newest(self, keep: int) -> list[Entry]:
+        """The rows shown on its page, newest first."""
+        return sorted(self.rows, reverse=True)[:keep]
+
+    def hidden(self, keep: int) -> int:
+        """How many of its messages its page does not show."""
+        return self.messages - min(len(self.rows), keep)
+
+
+@dataclass
+class TypeCount:
+    attachments: int = 0
+    messages: int = 0
+    rules: Counter[str] = field(default_factory=Counter)
+
+
+def extension(name: str) -> str:
+    """`Invoice.PDF.exe` -> `exe`; `(none)` without one; `(other)` for anything odd."""
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem:
+        return "(none)"
+    if 0 < len(ext) <= 10 and ext.isascii() and ext.isalnum():
+        return ext.lower()
+    return "(other)"
+
+
+def _bump(table: dict[str, TypeCount], kind: str) -> TypeCount:
+    found = table.get(kind)
+    if found is None:
+        if len(table) >= MAX_KINDS:
+            kind = "(other)"
+            found = table.get(kind)
+        if found is None:
+            found = table[kind] = TypeCount()
+    return found
+
+
+class Tally:
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self._trim_at = keep + max(keep // 4, 16)
+        self.addresses: dict[str, Party] = {}
+        self.domains: dict[str, Party] = {}
+        self.messages = self.size = self.files = 0
+        self.first: int | None = None
+        self.last: int | None = None
+        self.days: Counter[int] = Counter()
+        self.hours = [0] * 24
+        self.extensions: dict[str, TypeCount] = {}
+        self.types: dict[str, TypeCount] = {}
+        self.rules: Counter[str] = Counter()
+        self._biggest: list[tuple[int, int, Entry, str, str]] = []
+
+    def _address(self, key: str) -> Party:
+        domain_key = domain_of(key)
+        domain = self.domains.get(domain_key)
+        if domain is None:
+            domain = self.domains[domain_key] = Party(domain_key)
+        party = self.addresses[key] = Party(key, domain)
+        return party
+
+    def add(self, record: Record, entry: Entry, day: int, hour: int) -> None:
+        """Count one message; `entry` is its row, kept on the pages of the addresses and
+        domains it involves (a message counts once for each, whatever its roles)."""
+        size = record.size
+        files = len(record.files)
+        self.messages += 1
+        self.size += size
+        self.files += files
+        epoch = record.epoch
+        if self.first is None or epoch < self.first:
+            self.first = epoch
+        if self.last is None or epoch > self.last:
+            self.last = epoch
+        self.days[day] += 1
+        self.hours[hour] += 1
+
+        known = self.addresses.get
+        sender = known(record.sender) or self._address(record.sender)
+        sender.sent += 1
+        sender.sent_size += size
+        sender.sent_files += files
+        domain = sender.domain
+        assert domain is not None
+        domain.sent += 1
+        domain.sent_size += size
+        domain.sent_files += files
+
+        recipients = {known(key) or self._address(key) for key in record.recipients}
+        for party in recipients:
+            party.received += 1
+            party.received_size += size
+            party.received_files += files
+        for party in {p.domain for p in recipients}:
+            party.received += 1
+            party.received_size += size
+            party.received_files += files
+
+        recipients.add(sender)
+        keep, trim_at = self.keep, self._trim_at
+        for group in (recipients, {p.domain for p in recipients}):
+            for party in group:
+                party.messages += 1
+                party.size += size
+                party.files += files
+                rows = party.rows
+                rows.append(entry)
+                if len(rows) > trim_at:
+                    rows.sort()
+                    del rows[:-keep]
+
+        if files:
+            self._attachments(record)
+        if record.rules:
+            self.rules.update(set(record.rules))
+        biggest = self._biggest
+        if len(biggest) < BIGGEST:
+            heapq.heappush(biggest, (size, -entry[1], entry, record.sender, record.subject))
+        elif size > biggest[0][0]:
+            heapq.heapreplace(biggest, (size, -entry[1], entry, record.sender, record.subject))
+
+    def _attachments(self, record: Record) -> None:
+        seen_extensions = set()
+        for name in record.files:
+            kind = extension(name)
+            _bump(self.extensions, kind).attachments += 1
+            seen_extensions.add(kind)
+        for kind in seen_extensions:
+            _bump(self.extensions, kind).messages += 1
+        seen_types = set()
+        for declared in record.types:
+            kind = declared.strip().lower() or "(none)"
+            _bump(self.types, kind).attachments += 1
+            seen_types.add(kind)
+        for kind in seen_types:
+            counted = _bump(self.types, kind)
+            counted.messages += 1
+            counted.rules.update(set(record.rules))
+
+    def biggest(self) -> list[tuple[int, Entry, str, str]]:
+        """(size, row, sender, subject) of the biggest messages, biggest first (the
+        earlier of two of the same size first)."""
+        return [(size, entry, sender, subject)
+                for size, _, entry, sender, subject in sorted(self._biggest, reverse=True)]
