@@ -159,6 +159,7 @@ def write_report(job: Job, output: Path) -> Outcome:
         info = job.site_info()
         builder = SiteBuilder(out, job.settings, pages, Links(), job.clock, info)
         messages = stream(job, reading, lambda _record: builder)
+        builder.flush()  # every record counted before the totals are read
         info = job.site_info()
         info.period = period_text(job.clock, builder, job.selection)
         info.lines = reading.lines
