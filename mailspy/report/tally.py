@@ -55,6 +55,10 @@ class TypeCount:
     messages: int = 0
     rules: Counter[str] = field(default_factory=Counter)
 
+    def top_rules(self, count: int) -> list[tuple[str, int]]:
+        """The rules that fired most often on its messages, ties in name order."""
+        return sorted(self.rules.items(), key=lambda kv: (-kv[1], kv[0]))[:count]
+
 
 def extension(name: str) -> str:
     """`Invoice.PDF.exe` -> `exe`; `(none)` without one; `(other)` for anything odd."""
