@@ -1,6 +1,7 @@
 """`make bench`: measure mailspy against its ceilings and print the table.
 
     .venv/bin/python bench/run.py [--smoke] [--write docs/performance.md] [--keep]
+    .venv/bin/python bench/run.py --only report [--smoke]     # the H rows alone
 
 --smoke runs every measure at tiny sizes in well under a minute (what `make test` runs:
 the figures mean nothing then, only that every row is produced). Everything it starts
@@ -25,6 +26,7 @@ from bench.corpus import make_corpus  # noqa: E402
 from bench.daemons import start_listening, start_mailspy, start_null  # noqa: E402
 from bench.measure_client import eom_rows, memory_row, throughput_rows  # noqa: E402
 from bench.measure_postfix import postfix_rows  # noqa: E402
+from bench.measure_report import report_rows  # noqa: E402
 from bench.measure_rules import check_rules_row, evaluation_row  # noqa: E402
 from bench.report import Row, table  # noqa: E402
 from bench.rulegen import write_rules  # noqa: E402
@@ -32,7 +34,9 @@ from bench.sizes import FULL, SMOKE, Sizes  # noqa: E402
 from tests.e2e.postfix import MilterProcess, postfix_available, public_tmpdir  # noqa: E402
 
 # Rows with a target first, in the issue's order, then the context rows.
-ROW_IDS = ("C4", "P4", "P16", "R", "E", "M", "K", "C1", "L4", "P1", "N1", "N4", "N16")
+ROW_IDS = ("C4", "P4", "P16", "R", "E", "M", "K", "H1", "H2", "H3", "C1", "L4", "P1", "N1",
+           "N4", "N16")
+GROUPS = {"report": ("H1", "H2", "H3")}
 
 
 class Progress:
@@ -48,7 +52,8 @@ class Progress:
 def measure(workdir: Path, sizes: Sizes, progress: Progress) -> list[Row]:
     corpus = make_corpus(200, body_size=sizes.message_size)
     rows = [evaluation_row(workdir, corpus, sizes, progress),  # in-process, quiet machine
-            check_rules_row(workdir, sizes, progress)]
+            check_rules_row(workdir, sizes, progress),
+            *report_rows(workdir, sizes, progress)]
     rules_dir = write_rules(workdir / "rules-daemon", sizes.daemon_rules)
     mailspy_dir = workdir / "mailspy"
     milters: list[MilterProcess] = []
@@ -75,15 +80,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for make test")
     parser.add_argument("--write", metavar="FILE", help="write the Markdown report there")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--only", choices=sorted(GROUPS), help="measure only these rows "
+                        "(report: mailspy report against htmlspy.pl); not with --write")
     args = parser.parse_args(argv)
-    if not postfix_available():
+    if args.only and args.write:
+        parser.error("--write needs every row: run without --only")
+    if not args.only and not postfix_available():
         print("bench: Postfix is not installed; run `make deps` first", file=sys.stderr)
         return 2
     sizes = SMOKE if args.smoke else FULL
     progress = Progress()
     workdir = public_tmpdir("mailspy-bench-")
     try:
-        rows = measure(workdir, sizes, progress)
+        rows = report_rows(workdir, sizes, progress) if args.only == "report" \
+            else measure(workdir, sizes, progress)
     finally:
         if args.keep:
             progress(f"work folder kept: {workdir}")

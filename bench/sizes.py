@@ -30,6 +30,8 @@ class Sizes:
     huge_bytes: int = 100_000_000  # MB as the issue counts them, base64 as sent
     check_rules: int = 10_000
     check_small: int = 100
+    report_small: int = 100_000  # summary lines, mailspy report and htmlspy.pl
+    report_large: int = 1_000_000  # summary lines, mailspy report alone
 
 
 FULL = Sizes()
@@ -48,4 +50,6 @@ SMOKE = Sizes(
     huge_bytes=2_000_000,
     check_rules=200,
     check_small=10,
+    report_small=300,
+    report_large=600,
 )
