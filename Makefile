@@ -33,6 +33,7 @@ run: deps
 	@echo "    milter_default_action = accept"
 	@echo
 	@echo "Logs and Maildirs appear under $(CURDIR)/var/. Stop with Ctrl-C."
+	@echo "A report of the log, from another terminal: $(MAILSPY) report -o var/report var/log/mailspy (then open var/report/index.html)"
 	@echo
 	$(MAILSPY) run -p inet:$(PORT)@127.0.0.1 -d rules.d --root $(CURDIR)/var \
 	    -f /log/mailspy -h /log/mailspy-headers --spool-dir $(CURDIR)/var/spool
