@@ -17,6 +17,7 @@ from mailspy.report.pages import Links, Pages, SiteInfo
 from mailspy.report.records import Problem, Record
 from mailspy.report.settings import Settings
 from mailspy.report.site import SiteDir
+from mailspy.report.split import write_shared
 from mailspy.report.tally import Party, Tally
 from mailspy.report.text import human_size
 
@@ -96,30 +97,36 @@ class SiteBuilder:
         if len(self._pending) >= self.settings.page_size:
             self.flush()
 
-    def _row_item(self, record: Record) -> tuple[Any, ...]:
+    def _row_items(self, records: list[Record]) -> list[tuple[Any, ...]]:
+        """What rows.html needs of each record; links are looked up, never rebuilt."""
         links = self.links
         known = links.known_addresses.get
-        recipients = record.recipients
-        shown = recipients[:RECIPIENTS_SHOWN]
-        return (self.clock.stamp(record.epoch), record.queue,
-                known(record.sender) or links.address(record.sender),
-                Markup(", ".join([known(r) or links.address(r) for r in shown])),
+        address = links.address
+        stamp = self.clock.stamp
+        items = []
+        for record in records:
+            recipients = record.recipients
+            shown = recipients[:RECIPIENTS_SHOWN] if len(recipients) > RECIPIENTS_SHOWN \
+                else recipients
+            items.append((
+                stamp(record.epoch), record.queue,
+                known(record.sender) or address(record.sender),
+                ", ".join([known(r) or address(r) for r in shown]),
                 len(recipients) - len(shown), human_size(record.size), record.subject,
-                Markup(", ").join(record.files) if record.files else "")
+                ", ".join(record.files)))
+        return items
 
     def flush(self) -> None:
         records, self._pending = self._pending, []
         if not records:
             return
-        html = self.pages.rows([self._row_item(r) for r in records])
+        html = self.pages.rows(self._row_items(records))
         local = self.clock.local
-        add = self.tally.add
         first_sequence = self._sequence + 1
-        for record, row in zip(records, html, strict=True):
-            self._sequence += 1
-            moment = local(record.epoch)
-            add(record, (record.epoch, self._sequence, row), moment // 86400,
-                moment % 86400 // 3600)
+        entries = [(record.epoch, first_sequence + n, row)
+                   for n, (record, row) in enumerate(zip(records, html, strict=True))]
+        self._sequence += len(records)
+        self.tally.add_batch(records, entries, [local(r.epoch) for r in records])
         number = len(self.log_pages) + 1
         start, end = self.clock.stamp(records[0].epoch), self.clock.stamp(records[-1].epoch)
         self.log_pages.append((number, start, end, len(records)))
@@ -153,8 +160,7 @@ class SiteBuilder:
         self._tables("domains", "domains", "Domain", domains,
                      {"messages": "Top domains", "sent": "Top sender domains",
                       "received": "Top recipient domains"})
-        self._address_pages()
-        self._domain_pages(addresses)
+        self._party_pages(addresses)
         self._lists(problems)
         self._index(addresses, domains)
 
@@ -194,30 +200,33 @@ class SiteBuilder:
     def _rows_of(self, party: Party) -> Markup:
         return Markup("".join(entry[2] for entry in party.newest(self.settings.keep)))
 
-    def _address_pages(self) -> None:
-        keep = self.settings.keep
-        for key, party in self.tally.addresses.items():
-            current = f"a/{page_name(key)}"
-            self.out.write(current, self.pages.render(
-                "party.html", site=self.site, current=current, name=label(key),
-                kind="Address", local=self._is_local(key),
-                domain_link=self.links.domain(domain_of(key)), p=party,
-                rows=self._rows_of(party), hidden=party.hidden(keep), keep=keep,
-                members=[], members_hidden=0))
-
-    def _domain_pages(self, addresses: list[Listed]) -> None:
-        keep = self.settings.keep
+    def _party_pages(self, addresses: list[Listed]) -> None:
+        """The page of every address and every domain, shared with a second process."""
         members: dict[str, list[Listed]] = {}
         for row in addresses:
             members.setdefault(domain_of(row.key), []).append(row)
-        for domain, party in self.tally.domains.items():
-            current = f"d/{page_name(domain)}"
-            chosen, more = _top(members.get(domain, []), "messages", DOMAIN_MEMBERS)
-            self.out.write(current, self.pages.render(
-                "party.html", site=self.site, current=current, name=domain_label(domain),
-                kind="Domain", local=self.settings.local.is_local(domain), domain_link=None,
-                p=party, rows=self._rows_of(party), hidden=party.hidden(keep), keep=keep,
-                members=chosen, members_hidden=more))
+        pages: list[tuple[bool, str, Party]] = [
+            *((False, key, party) for key, party in self.tally.addresses.items()),
+            *((True, key, party) for key, party in self.tally.domains.items())]
+        write_shared(pages, lambda page: self._party_page(*page, members), self.out)
+
+    def _party_page(self, is_domain: bool, key: str, party: Party,
+                    members: dict[str, list[Listed]]) -> None:
+        keep = self.settings.keep
+        if is_domain:
+            current = f"d/{page_name(key)}"
+            chosen, more = _top(members.get(key, []), "messages", DOMAIN_MEMBERS)
+            details = {"name": domain_label(key), "kind": "Domain",
+                       "local": self.settings.local.is_local(key), "domain_link": None,
+                       "members": chosen, "members_hidden": more}
+        else:
+            current = f"a/{page_name(key)}"
+            details = {"name": label(key), "kind": "Address", "local": self._is_local(key),
+                       "domain_link": self.links.domain(domain_of(key)), "members": [],
+                       "members_hidden": 0}
+        self.out.write(current, self.pages.render(
+            "party.html", site=self.site, current=current, p=party,
+            rows=self._rows_of(party), hidden=party.hidden(keep), keep=keep, **details))
 
     def _kinds(self) -> tuple[list[Any], list[Any]]:
         def order(table: dict[str, Any]) -> list[Any]:

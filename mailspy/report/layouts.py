@@ -27,6 +27,11 @@ from mailspy.report.text import decode_words, visible
 __all__ = ["LineReader"]
 
 _STAMP = re.compile(r"(\d\d)-(\d\d)-(\d\d) (\d\d):(\d\d)\Z")
+# mailspy's own text layout, fields in the order it writes them; anything else (the
+# original's layout, fields moved around, keys added) takes the general way.
+_OWN = re.compile(r"([^\t]*)\ttime=(\d+)\tfrom=([^\t]*)((?:\tto=[^\t]*)*)\tsize=(\d+)"
+                  r"\tsubject=([^\t]*)((?:\tfile=[^\t]*)*)(?:\tqueue=([^\t]*))?\Z",
+                  re.ASCII)
 _MAX_CACHE = 200_000
 _UNSEEN = object()
 
@@ -46,6 +51,11 @@ class LineReader:
             return None
         if line.lstrip().startswith("{"):
             return self._json(line)
+        own = _OWN.match(line)
+        if own is not None:
+            record = self._own(own)
+            if record is not None:
+                return record
         return self._text(line)
 
     # -- addresses and dates ------------------------------------------------------------
@@ -72,6 +82,19 @@ class LineReader:
         return epoch
 
     # -- text layouts -------------------------------------------------------------------
+    def _own(self, match: re.Match[str]) -> Record | None:
+        """A line in mailspy's own field order: one regular expression, no field loop."""
+        stamp, exact, sender, to, size, subject, files, queue = match.groups()
+        if self._stamps.get(stamp, _UNSEEN) is _UNSEEN and self._stamp(stamp) is None:
+            return None  # the general way says why
+        known = self._addresses.get
+        address = self.address
+        recipients = tuple(known(r) or address(r) for r in to.split("\tto=")[1:]) \
+            if to else ()
+        names = tuple(map(visible, files.split("\tfile=")[1:])) if files else ()
+        return Record(int(exact), known(sender) or address(sender), recipients, int(size),
+                      visible(subject), names, (), (), visible(queue) if queue else "")
+
     def _text(self, line: str) -> Record | str:
         fields = line.split("\t")
         epoch = self._stamps.get(fields[0], _UNSEEN)

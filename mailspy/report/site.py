@@ -63,18 +63,37 @@ class SiteDir:
         self.files = 0
         self._pending: queue.Queue[tuple[str, str] | None] = queue.Queue(maxsize=64)
         self._failure: BaseException | None = None
-        self._writer: threading.Thread | None = threading.Thread(
-            target=self._drain, name=f"write {target.name}", daemon=True)
+        self._writer: threading.Thread | None = None
+        self._closed = False
+        self.resume()
+
+    def resume(self) -> None:
+        """Write through a thread of its own again (after `pause`)."""
+        self._writer = threading.Thread(target=self._drain, name=f"write {self.target.name}",
+                                        daemon=True)
         self._writer.start()
+
+    def pause(self) -> None:
+        """Wait for every queued file and stop the thread: writes are made at once until
+        `resume` (before a fork, which must not copy a thread in the middle of a write)."""
+        if self._writer is not None:
+            self._pending.put(None)
+            self._writer.join()
+            self._writer = None
+        if self._failure is not None:
+            raise self._failure
 
     def write(self, relative: str, text: str) -> None:
         """Queue a file for writing; a failure of an earlier write is raised here."""
         if self._failure is not None:
             raise self._failure
-        if self._writer is None:
+        if self._closed:
             raise RuntimeError("this site is already closed")
-        self._pending.put((relative, text))
         self.files += 1
+        if self._writer is None:
+            self._write_now(relative, text)
+        else:
+            self._pending.put((relative, text))
 
     def _drain(self) -> None:
         while True:
@@ -102,12 +121,8 @@ class SiteDir:
 
     def close(self) -> None:
         """Wait for every queued file; raise the first failure."""
-        if self._writer is not None:
-            self._pending.put(None)
-            self._writer.join()
-            self._writer = None
-        if self._failure is not None:
-            raise self._failure
+        self._closed = True
+        self.pause()
 
     def commit(self) -> None:
         """Put the new site in place of the target."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from mailspy.report.addresses import domain_of
 from mailspy.report.records import Record
@@ -26,19 +27,33 @@ BIGGEST = 100
 
 
 class Party:
-    """An address or a domain: what it sent, received, and both (a message counts
-    once in `messages` however many of its recipients this party is)."""
+    """An address or a domain: what it sent, what it received, and all its mail (a
+    message counts once in `messages` however many of its recipients this party is,
+    and once when it is both sender and recipient: `both` counts those)."""
 
-    __slots__ = ("domain", "files", "key", "messages", "received", "received_files",
-                 "received_size", "rows", "sent", "sent_files", "sent_size", "size")
+    __slots__ = ("both", "both_files", "both_size", "domain", "key", "received",
+                 "received_files", "received_size", "rows", "sent", "sent_files",
+                 "sent_size")
 
     def __init__(self, key: str, domain: Party | None = None) -> None:
         self.key = key
         self.domain = domain  # an address's domain; None for a domain
         self.sent = self.sent_size = self.sent_files = 0
         self.received = self.received_size = self.received_files = 0
-        self.messages = self.size = self.files = 0
+        self.both = self.both_size = self.both_files = 0
         self.rows: list[Entry] = []
+
+    @property
+    def messages(self) -> int:
+        return self.sent + self.received - self.both
+
+    @property
+    def size(self) -> int:
+        return self.sent_size + self.received_size - self.both_size
+
+    @property
+    def files(self) -> int:
+        return self.sent_files + self.received_files - self.both_files
 
     def newest(self, keep: int) -> list[Entry]:
         """The rows shown on its page, newest first."""
@@ -68,6 +83,9 @@ def extension(name: str) -> str:
     if 0 < len(ext) <= 10 and ext.isascii() and ext.isalnum():
         return ext.lower()
     return "(other)"
+
+
+_size = attrgetter("size")
 
 
 def _bump(table: dict[str, TypeCount], kind: str) -> TypeCount:
@@ -105,50 +123,80 @@ class Tally:
         party = self.addresses[key] = Party(key, domain)
         return party
 
-    def add(self, record: Record, entry: Entry, day: int, hour: int) -> None:
-        """Count one message; `entry` is its row, kept on the pages of the addresses and
-        domains it involves (a message counts once for each, whatever its roles)."""
+    def add_batch(self, records: list[Record], entries: list[Entry],
+                  moments: list[int]) -> None:
+        """Count the records of one log page; `entries` are their rows, `moments` their
+        times in the report's zone (seconds since 1970-01-01 wall-clock). What can be
+        counted over the whole batch at once is, with the standard library's loops."""
+        if not records:
+            return
+        epochs = [r.epoch for r in records]
+        low, high = min(epochs), max(epochs)
+        self.first = low if self.first is None else min(self.first, low)
+        self.last = high if self.last is None else max(self.last, high)
+        self.messages += len(records)
+        self.size += sum(map(_size, records))
+        self.days.update([m // 86400 for m in moments])
+        hours = self.hours
+        for hour, count in Counter([m % 86400 // 3600 for m in moments]).items():
+            hours[hour] += count
+        add = self.add
+        for record, entry in zip(records, entries, strict=True):
+            add(record, entry)
+
+    def add(self, record: Record, entry: Entry) -> None:
+        """Count one message for the addresses and domains it involves; `entry` is its
+        row, kept on their pages. The common message, one recipient, takes the short
+        way."""
         size = record.size
         files = len(record.files)
-        self.messages += 1
-        self.size += size
         self.files += files
-        epoch = record.epoch
-        if self.first is None or epoch < self.first:
-            self.first = epoch
-        if self.last is None or epoch > self.last:
-            self.last = epoch
-        self.days[day] += 1
-        self.hours[hour] += 1
 
         known = self.addresses.get
         sender = known(record.sender) or self._address(record.sender)
         sender.sent += 1
         sender.sent_size += size
         sender.sent_files += files
-        domain = sender.domain
-        assert domain is not None
-        domain.sent += 1
-        domain.sent_size += size
-        domain.sent_files += files
+        outgoing: Party = sender.domain  # type: ignore[assignment]
+        outgoing.sent += 1
+        outgoing.sent_size += size
+        outgoing.sent_files += files
 
-        recipients = {known(key) or self._address(key) for key in record.recipients}
-        for party in recipients:
+        recipients = record.recipients
+        if len(recipients) == 1:
+            party = known(recipients[0]) or self._address(recipients[0])
+            parties: tuple[Party, ...] | set[Party] = (sender,) if party is sender \
+                else (sender, party)
+            received: tuple[Party, ...] | set[Party] = (party,)
+            incoming: Party = party.domain  # type: ignore[assignment]
+            domains: tuple[Party, ...] | set[Party] = (outgoing,) if incoming is outgoing \
+                else (outgoing, incoming)
+            arriving: tuple[Party, ...] | set[Party] = (incoming,)
+        else:
+            received = {known(key) or self._address(key) for key in recipients}
+            arriving = {p.domain for p in received}  # type: ignore[misc]
+            parties = received | {sender}
+            domains = arriving | {outgoing}
+        for party in received:
             party.received += 1
             party.received_size += size
             party.received_files += files
-        for party in {p.domain for p in recipients}:
+        for party in arriving:
             party.received += 1
             party.received_size += size
             party.received_files += files
+        if sender in received:
+            sender.both += 1
+            sender.both_size += size
+            sender.both_files += files
+        if outgoing in arriving:
+            outgoing.both += 1
+            outgoing.both_size += size
+            outgoing.both_files += files
 
-        recipients.add(sender)
         keep, trim_at = self.keep, self._trim_at
-        for group in (recipients, {p.domain for p in recipients}):
+        for group in (parties, domains):
             for party in group:
-                party.messages += 1
-                party.size += size
-                party.files += files
                 rows = party.rows
                 rows.append(entry)
                 if len(rows) > trim_at:
