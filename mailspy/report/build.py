@@ -12,7 +12,6 @@ from markupsafe import Markup
 from mailspy.report.addresses import domain_label, domain_of, label
 from mailspy.report.charts import Chart, bar_chart
 from mailspy.report.clock import Clock
-from mailspy.report.names import page_name
 from mailspy.report.pages import Links, Pages, SiteInfo
 from mailspy.report.records import Problem, Record
 from mailspy.report.settings import Settings
@@ -208,19 +207,21 @@ class SiteBuilder:
         pages: list[tuple[bool, str, Party]] = [
             *((False, key, party) for key, party in self.tally.addresses.items()),
             *((True, key, party) for key, party in self.tally.domains.items())]
+        for is_domain, key, _ in pages:  # every name and link made here, before a fork
+            (self.links.domain if is_domain else self.links.address)(key)
         write_shared(pages, lambda page: self._party_page(*page, members), self.out)
 
     def _party_page(self, is_domain: bool, key: str, party: Party,
                     members: dict[str, list[Listed]]) -> None:
         keep = self.settings.keep
         if is_domain:
-            current = f"d/{page_name(key)}"
+            current = f"d/{self.links.domain_name(key)}"
             chosen, more = _top(members.get(key, []), "messages", DOMAIN_MEMBERS)
             details = {"name": domain_label(key), "kind": "Domain",
                        "local": self.settings.local.is_local(key), "domain_link": None,
                        "members": chosen, "members_hidden": more}
         else:
-            current = f"a/{page_name(key)}"
+            current = f"a/{self.links.address_name(key)}"
             details = {"name": label(key), "kind": "Address", "local": self._is_local(key),
                        "domain_link": self.links.domain(domain_of(key)), "members": [],
                        "members_hidden": 0}

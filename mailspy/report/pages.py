@@ -22,7 +22,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from mailspy.report.addresses import domain_label, label
-from mailspy.report.names import page_name
+from mailspy.report.names import PageNames
 from mailspy.report.text import human_size
 
 __all__ = ["NAVIGATION", "Links", "Pages", "SiteInfo"]
@@ -61,30 +61,33 @@ class SiteInfo:
 
 class Links:
     """Links to the pages of addresses and domains, from a page one folder down
-    (every page but the overview); built once per address."""
+    (every page but the overview); built once per address. The file names come from
+    `PageNames`, one namespace per folder."""
 
     def __init__(self) -> None:
         self.known_addresses: dict[str, Markup] = {}  # for lookups in the hot loop
-        self._addresses = self.known_addresses
         self._domains: dict[str, Markup] = {}
+        self.address_name = PageNames()
+        self.domain_name = PageNames()
 
     def address(self, key: str, root: str = "../") -> Markup:
         if root != "../":
-            return Markup('<a href="{}a/{}">{}</a>').format(root, page_name(key), label(key))
-        found = self._addresses.get(key)
+            return Markup('<a href="{}a/{}">{}</a>').format(root, self.address_name(key),
+                                                            label(key))
+        found = self.known_addresses.get(key)
         if found is None:
-            found = self._addresses[key] = Markup('<a href="../a/{}">{}</a>').format(
-                page_name(key), label(key))
+            found = self.known_addresses[key] = Markup('<a href="../a/{}">{}</a>').format(
+                self.address_name(key), label(key))
         return found
 
     def domain(self, domain: str, root: str = "../") -> Markup:
         if root != "../":
-            return Markup('<a href="{}d/{}">{}</a>').format(root, page_name(domain),
+            return Markup('<a href="{}d/{}">{}</a>').format(root, self.domain_name(domain),
                                                             domain_label(domain))
         found = self._domains.get(domain)
         if found is None:
             found = self._domains[domain] = Markup('<a href="../d/{}">{}</a>').format(
-                page_name(domain), domain_label(domain))
+                self.domain_name(domain), domain_label(domain))
         return found
 
 

@@ -115,3 +115,21 @@ def test_names_of_values_that_differ_only_in_case_or_punctuation() -> None:
     names = [page_name(v) for v in ("A@x", "a@x", "a/x", "a\\x", "a x", "a?x", "")]
     assert len({n.lower() for n in names}) == len(names)
     assert page_name("") .startswith("none-")
+
+
+def test_names_that_collide_get_the_whole_digest(tmp_path: Path, monkeypatch) -> None:
+    """A sender can make two addresses whose short names agree: each still gets a page
+    of its own, and every link leads to the right one."""
+    from mailspy.report import names
+
+    monkeypatch.setattr(names, "SHORT", 1)  # 16 short names for 40 addresses
+    log = tmp_path / "mailspy"
+    people = [f"p{n}@x.example" for n in range(40)]
+    log.write_text("".join(line(MONDAY + n * 60, person, ["boss@x.example"],
+                                subject=f"from {person}") for n, person in enumerate(people)))
+    out = tmp_path / "r"
+    assert report("-o", out, log) == 0
+    assert len(list((out / "a").iterdir())) == 41
+    table = read_page(out / "addresses" / "sent.html")
+    for person in people:
+        assert f"from {person}" in table.follow(person).text
