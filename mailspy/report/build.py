@@ -76,25 +76,47 @@ def _top(rows: Iterable[Listed], attribute: str, limit: int) -> tuple[list[Liste
 
 
 class SiteBuilder:
+    """`part` of `parts`: with two processes reading the same logs, each renders and
+    counts every other page of the message log (part 0 the first, third...), and the
+    counts of part 1 are then merged into part 0's (`Tally.absorb`)."""
+
     def __init__(self, out: SiteDir, settings: Settings, pages: Pages, links: Links,
-                 clock: Clock, site: SiteInfo) -> None:
+                 clock: Clock, site: SiteInfo, part: int = 0, parts: int = 1) -> None:
         self.out = out
         self.settings = settings
         self.pages = pages
         self.links = links
         self.clock = clock
         self.site = site  # header and footer of the log pages written on the way
+        self.part, self.parts = part, parts
         self.tally = Tally(settings.keep)
         self._pending: list[Record] = []
         self._held: tuple[int, str, int, int, str, str] | None = None
-        self.log_pages: list[tuple[int, str, str, int]] = []
-        self._sequence = 0
+        self._seen = 0  # records of every part
+        # (page number, first epoch, last epoch, messages) of every page of the log
+        self._pages: list[list[int]] = []
+
+    @property
+    def log_pages(self) -> list[tuple[int, str, str, int]]:
+        stamp = self.clock.stamp
+        return [(n, stamp(first), stamp(last), count) for n, first, last, count in self._pages]
 
     # -- reading --------------------------------------------------------------------
     def add(self, record: Record) -> None:
-        self._pending.append(record)
-        if len(self._pending) >= self.settings.page_size:
-            self.flush()
+        size = self.settings.page_size
+        index = self._seen
+        self._seen += 1
+        if index % size == 0:  # a page begins: the one before it has a successor
+            self.write_held(has_next=True)
+            self._pages.append([index // size + 1, record.epoch, record.epoch, 1])
+        else:
+            page = self._pages[-1]
+            page[2] = record.epoch
+            page[3] += 1
+        if (index // size) % self.parts == self.part:
+            self._pending.append(record)
+            if len(self._pending) >= size:
+                self.flush()
 
     def _row_items(self, records: list[Record]) -> list[tuple[Any, ...]]:
         """What rows.html needs of each record; links are looked up, never rebuilt."""
@@ -116,23 +138,25 @@ class SiteBuilder:
         return items
 
     def flush(self) -> None:
+        """Render and count the records of this part's current page; hold the page
+        until it is known whether another follows."""
         records, self._pending = self._pending, []
         if not records:
             return
         html = self.pages.rows(self._row_items(records))
         local = self.clock.local
-        first_sequence = self._sequence + 1
+        size = self.settings.page_size
+        number = (self._seen - 1) // size + 1
+        first_sequence = (number - 1) * size + 1
         entries = [(record.epoch, first_sequence + n, row)
                    for n, (record, row) in enumerate(zip(records, html, strict=True))]
-        self._sequence += len(records)
         self.tally.add_batch(records, entries, [local(r.epoch) for r in records])
-        number = len(self.log_pages) + 1
+        self.write_held(has_next=True)
         start, end = self.clock.stamp(records[0].epoch), self.clock.stamp(records[-1].epoch)
-        self.log_pages.append((number, start, end, len(records)))
-        self._write_held(has_next=True)
-        self._held = (number, "".join(html), first_sequence, self._sequence, start, end)
+        self._held = (number, "".join(html), first_sequence,
+                      first_sequence + len(records) - 1, start, end)
 
-    def _write_held(self, has_next: bool) -> None:
+    def write_held(self, has_next: bool) -> None:
         if self._held is None:
             return
         number, rows, first, last, start, end = self._held
@@ -146,7 +170,7 @@ class SiteBuilder:
     def finish(self, site: SiteInfo, problems: list[Problem]) -> None:
         """Write every page but the log pages already written, and the marker."""
         self.flush()
-        self._write_held(has_next=False)
+        self.write_held(has_next=False)
         self.site = site
         write, render = self.out.write, self.pages.render
         write("log/index.html", render("log_index.html", site=site, current="log/index.html",

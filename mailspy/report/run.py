@@ -15,6 +15,7 @@ from mailspy.report.build import PROBLEMS_SHOWN, SiteBuilder
 from mailspy.report.clock import Clock
 from mailspy.report.layouts import LineReader
 from mailspy.report.pages import Links, Pages, SiteInfo
+from mailspy.report.parts import Helper, abandon, collect, finish_helper, parts_for, start_helper
 from mailspy.report.pseudonym import Pseudonymizer
 from mailspy.report.records import Problem, Record
 from mailspy.report.select import Selection
@@ -154,12 +155,24 @@ def write_report(job: Job, output: Path) -> Outcome:
     """One site at `output` for everything the logs hold."""
     reading = Reading()
     out = SiteDir(output)
+    helper: Helper | None = None
     try:
         pages = Pages()
         info = job.site_info()
-        builder = SiteBuilder(out, job.settings, pages, Links(), job.clock, info)
+        part, parts = 0, parts_for(job.logs)
+        if parts == 2:
+            part, started = start_helper(out)
+            if isinstance(started, Helper):
+                helper = started
+        builder = SiteBuilder(out, job.settings, pages, Links(), job.clock, info, part, parts)
         messages = stream(job, reading, lambda _record: builder)
+        if part == 1:
+            assert isinstance(started, int)
+            finish_helper(builder, started)  # never returns
         builder.flush()  # every record counted before the totals are read
+        if helper is not None:
+            started, helper = helper, None
+            collect(started, builder)  # reaps the helper, whatever happens
         info = job.site_info()
         info.period = period_text(job.clock, builder, job.selection)
         info.lines = reading.lines
@@ -171,6 +184,8 @@ def write_report(job: Job, output: Path) -> Outcome:
         out.write_marker(marker(builder, reading, messages))
         out.commit()
     except BaseException:
+        if helper is not None:
+            abandon(helper)
         out.discard()
         raise
     return Outcome(messages, reading, [str(output)])

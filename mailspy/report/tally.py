@@ -13,6 +13,7 @@ import heapq
 from collections import Counter
 from dataclasses import dataclass, field
 from operator import attrgetter
+from typing import Any
 
 from mailspy.report.addresses import domain_of
 from mailspy.report.records import Record
@@ -236,3 +237,61 @@ class Tally:
         earlier of two of the same size first)."""
         return [(size, entry, sender, subject)
                 for size, _, entry, sender, subject in sorted(self._biggest, reverse=True)]
+
+    # -- two processes ------------------------------------------------------------------
+    def export(self) -> dict[str, Any]:
+        """Everything counted, as plain data for the process that merges (`absorb`)."""
+        def parties(table: dict[str, Party]) -> list[tuple[str, tuple[int, ...], list[Entry]]]:
+            return [(key, tuple(getattr(p, name) for name in _COUNTERS), list(p.rows))
+                    for key, p in table.items()]
+        return {
+            "addresses": parties(self.addresses), "domains": parties(self.domains),
+            "messages": self.messages, "size": self.size, "files": self.files,
+            "first": self.first, "last": self.last, "days": dict(self.days),
+            "hours": list(self.hours), "rules": dict(self.rules),
+            "extensions": {k: (v.attachments, v.messages, dict(v.rules))
+                           for k, v in self.extensions.items()},
+            "types": {k: (v.attachments, v.messages, dict(v.rules))
+                      for k, v in self.types.items()},
+            "biggest": list(self._biggest),
+        }
+
+    def absorb(self, other: dict[str, Any]) -> None:
+        """Add what another process counted over other pages of the same logs."""
+        for key, counters, rows in other["domains"]:
+            self._merge(self.domains.get(key) or self.domains.setdefault(key, Party(key)),
+                        counters, rows)
+        for key, counters, rows in other["addresses"]:
+            party = self.addresses.get(key) or self._address(key)
+            self._merge(party, counters, rows)
+        self.messages += other["messages"]
+        self.size += other["size"]
+        self.files += other["files"]
+        for moment in ("first", "last"):
+            theirs, ours = other[moment], getattr(self, moment)
+            if theirs is not None:
+                pick = min if moment == "first" else max
+                setattr(self, moment, theirs if ours is None else pick(ours, theirs))
+        self.days.update(other["days"])
+        self.hours = [a + b for a, b in zip(self.hours, other["hours"], strict=True)]
+        self.rules.update(other["rules"])
+        for mine, theirs in ((self.extensions, other["extensions"]),
+                             (self.types, other["types"])):
+            for kind, (attachments, messages, rules) in theirs.items():
+                counted = mine.setdefault(kind, TypeCount())
+                counted.attachments += attachments
+                counted.messages += messages
+                counted.rules.update(rules)
+        self._biggest = sorted(self._biggest + other["biggest"])[-BIGGEST:]
+        heapq.heapify(self._biggest)
+
+    def _merge(self, party: Party, counters: tuple[int, ...], rows: list[Entry]) -> None:
+        for name, value in zip(_COUNTERS, counters, strict=True):
+            setattr(party, name, getattr(party, name) + value)
+        merged = party.rows + rows
+        merged.sort()
+        party.rows = merged[-self.keep:]
+
+
+_COUNTERS = ("sent", "sent_size", "sent_files", "received", "received_size", "received_files",
+             "both", "both_size", "both_files")
