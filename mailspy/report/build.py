@@ -102,19 +102,24 @@ class SiteBuilder:
         return [(n, stamp(first), stamp(last), count) for n, first, last, count in self._pages]
 
     # -- reading --------------------------------------------------------------------
-    def add(self, record: Record) -> None:
+    def next_is_another_part(self) -> bool:
+        return (self._seen // self.settings.page_size) % self.parts != self.part
+
+    def add(self, record: Record | int) -> None:
+        """A record, or just the time of a record that another part renders."""
+        epoch = record if type(record) is int else record.epoch  # type: ignore[union-attr]
         size = self.settings.page_size
         index = self._seen
         self._seen += 1
         if index % size == 0:  # a page begins: the one before it has a successor
             self.write_held(has_next=True)
-            self._pages.append([index // size + 1, record.epoch, record.epoch, 1])
+            self._pages.append([index // size + 1, epoch, epoch, 1])
         else:
             page = self._pages[-1]
-            page[2] = record.epoch
+            page[2] = epoch
             page[3] += 1
         if (index // size) % self.parts == self.part:
-            self._pending.append(record)
+            self._pending.append(record)  # type: ignore[arg-type]
             if len(self._pending) >= size:
                 self.flush()
 

@@ -58,6 +58,18 @@ class LineReader:
                 return record
         return self._text(line)
 
+    def epoch_only(self, line: str) -> int | None:
+        """The time of a line in mailspy's own layout, which is then certainly a record,
+        without reading the rest of it; None when the line must be read whole."""
+        own = _OWN.match(line.rstrip("\r\n"))
+        if own is None:
+            return None
+        stamp = own.group(1)
+        epoch = self._stamps.get(stamp, _UNSEEN)
+        if epoch is _UNSEEN:
+            epoch = self._stamp(stamp)
+        return int(own.group(2)) if epoch is not None else None
+
     # -- addresses and dates ------------------------------------------------------------
     def address(self, raw: str) -> str:
         key = self._addresses.get(raw)

@@ -51,11 +51,19 @@ class Reading:
             self.listed.append(problem)
 
 
-def read_records(logs: list[str], reading: Reading) -> Iterator[Record]:
-    """Every record of every log, problems counted on the way."""
+def read_records(logs: list[str], reading: Reading,
+                 skip: Callable[[], bool] | None = None) -> Iterator[Record | int]:
+    """Every record of every log, problems counted on the way. While `skip()` says the
+    next record is another process's, a line in mailspy's own layout is not read
+    whole: its time (an int) stands for it."""
     reader = LineReader()
     for source, number, line in lines(logs, reading.problem):
         reading.lines += 1
+        if skip is not None and skip():
+            epoch = reader.epoch_only(line)
+            if epoch is not None:
+                yield epoch
+                continue
         result = reader.read(line)
         if isinstance(result, Record):
             yield result
@@ -106,18 +114,29 @@ class Job:
                         version=mailspy_version(), generated=self.clock.stamp(int(self.now)),
                         history=history, pseudonymized=self.pseudonymizer is not None)
 
-    def records(self, reading: Reading) -> Iterator[Record]:
-        """The records the report shows: selected, then pseudonymized."""
+    def records(self, reading: Reading, skip: Callable[[], bool] | None = None
+                ) -> Iterator[Record | int]:
+        """The records the report shows: selected, then pseudonymized. With `skip`
+        (another process renders those), a record chosen by its time alone may come
+        as just its time."""
         apply = self.selection.apply
+        in_period = self.selection.in_period
         disguise = self.pseudonymizer.record if self.pseudonymizer else None
-        for record in read_records(self.logs, reading):
-            chosen = apply(record)
+        if not self.selection.by_time_only:
+            skip = None
+        for record in read_records(self.logs, reading, skip):
+            if type(record) is int:
+                if in_period(record):
+                    yield record
+                continue
+            chosen = apply(record)  # type: ignore[arg-type]
             if chosen is None:
                 continue
             yield disguise(chosen) if disguise else chosen
 
 
-def stream(job: Job, reading: Reading, route: Callable[[Record], SiteBuilder]) -> int:
+def stream(job: Job, reading: Reading, route: Callable[[Record], SiteBuilder],
+           skip: Callable[[], bool] | None = None) -> int:
     """Feed every record to the builder `route` picks; the number of records.
 
     The cyclic garbage collector is paused meanwhile: the pass allocates millions of
@@ -129,8 +148,8 @@ def stream(job: Job, reading: Reading, route: Callable[[Record], SiteBuilder]) -
     enabled = gc.isenabled()
     gc.disable()
     try:
-        for record in job.records(reading):
-            route(record).add(record)
+        for record in job.records(reading, skip):
+            route(record).add(record)  # type: ignore[arg-type]
             count += 1
     finally:
         gc.freeze()
@@ -165,7 +184,8 @@ def write_report(job: Job, output: Path) -> Outcome:
             if isinstance(started, Helper):
                 helper = started
         builder = SiteBuilder(out, job.settings, pages, Links(), job.clock, info, part, parts)
-        messages = stream(job, reading, lambda _record: builder)
+        messages = stream(job, reading, lambda _record: builder,
+                          builder.next_is_another_part if parts > 1 else None)
         if part == 1:
             assert isinstance(started, int)
             finish_helper(builder, started)  # never returns

@@ -44,6 +44,18 @@ class Selection:
     local_only: int = 0
     local_recipients_dropped: int = 0
 
+    @property
+    def by_time_only(self) -> bool:
+        """True when whether a message is shown depends on its time alone."""
+        return self.only is None and not self.exclude_local
+
+    def in_period(self, epoch: int) -> bool:
+        if (self.since is not None and epoch < self.since) or (
+                self.until is not None and epoch >= self.until):
+            self.outside_period += 1
+            return False
+        return True
+
     def apply(self, record: Record) -> Record | None:
         """The record as the report shows it, or None when it is left out."""
         if (self.since is not None and record.epoch < self.since) or (

@@ -13,7 +13,7 @@ __all__ = ["Settings"]
 class Settings:
     title: str = "mailspy report"
     page_size: int = 200  # messages per page of the message log
-    keep: int = 250  # newest messages on the page of an address or a domain
+    keep: int = 100  # newest messages on the page of an address or a domain
     top: int = 100  # rows per table of addresses or domains (others)
     top_local: int = 300  # rows per table of the site's own addresses or domains
     local: LocalDomains = field(default_factory=lambda: LocalDomains(()))
