@@ -8,7 +8,7 @@ reading the current log refreshes "this week so far", and a weekly one adds
 the week that just ended. A week is never replaced by a report of fewer
 messages than it already has (a run given only the newer half of a week's
 logs keeps the whole week's report). Weeks older than `--keep-weeks` are
-removed.
+removed, unless the run has just built them from the logs it was given.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def write_history(job: Job, directory: Path, keep_weeks: int) -> Outcome:
         for builder in builders.values():
             if builder.out.root.exists():
                 builder.out.discard()
-    _expire(directory, keep_weeks, job)
+    _expire(directory, keep_weeks, job, {Path(p).name for p in outcome.written})
     write_file_atomically(directory / "index.html", _index(job, directory, pages, reading))
     return outcome
 
@@ -124,7 +124,9 @@ def _weeks(directory: Path) -> list[str]:
                   and (p / MARKER).is_file())
 
 
-def _expire(directory: Path, keep_weeks: int, job: Job) -> None:
+def _expire(directory: Path, keep_weeks: int, job: Job, built: set[str]) -> None:
+    """Remove the weeks older than `keep_weeks` before today, except those this run
+    has just built (a run over old logs asked for them)."""
     if keep_weeks <= 0:
         return
     today = Clock.date_of(job.clock.day(int(job.now)))
@@ -132,7 +134,7 @@ def _expire(directory: Path, keep_weeks: int, job: Job) -> None:
     year, number, _ = oldest.isocalendar()
     limit = f"{year:04d}-W{number:02d}"
     for week in _weeks(directory):
-        if week < limit:
+        if week < limit and week not in built:
             shutil.rmtree(directory / week, ignore_errors=True)
 
 

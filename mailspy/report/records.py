@@ -32,6 +32,7 @@ class Problem:
     line: int  # 0 when the problem is the input itself (missing, truncated...)
     reason: str
     excerpt: str = ""
+    unreadable: bool = False  # an input that could not be opened or read to its end
 
     def __str__(self) -> str:
         where = f"{self.source}:{self.line}" if self.line else self.source

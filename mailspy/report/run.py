@@ -45,7 +45,7 @@ class Reading:
 
     def problem(self, problem: Problem) -> None:
         self.problems += 1
-        if problem.line == 0 and "no such file" not in problem.reason:
+        if problem.unreadable:
             self.unreadable += 1
         if len(self.listed) < PROBLEMS_SHOWN:
             self.listed.append(problem)

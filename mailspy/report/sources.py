@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import re
 import sys
 import zlib
@@ -33,7 +34,13 @@ def rotation_order(paths: list[str]) -> list[str]:
     they were first named; `-` (stdin) stays where it was named."""
     first_seen: dict[str, int] = {}
     keyed = []
+    named: set[str] = set()
     for position, path in enumerate(paths):
+        if path != STDIN:  # a log named twice is read once
+            real = os.path.realpath(path)
+            if real in named:
+                continue
+            named.add(real)
         if path == STDIN:
             base, number = f"\0{position}", 0
         else:
@@ -72,7 +79,7 @@ def lines(paths: list[str], problem: Callable[[Problem], None]
             problem(Problem(name, 0, "no such file (skipped)"))
             continue
         except OSError as exc:
-            problem(Problem(name, 0, f"cannot open: {exc.strerror or exc}"))
+            problem(Problem(name, 0, f"cannot open: {exc.strerror or exc}", unreadable=True))
             continue
         number = 0
         stream: io.BufferedIOBase = raw
@@ -84,10 +91,11 @@ def lines(paths: list[str], problem: Callable[[Problem], None]
             for number, line in enumerate(text, 1):
                 yield name, number, line
         except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-            problem(Problem(name, 0, f"compressed data broken after line {number}: {exc}"))
+            problem(Problem(name, 0, f"compressed data broken after line {number}: {exc}",
+                            unreadable=True))
         except OSError as exc:
             problem(Problem(name, 0, f"read failed after line {number}: "
-                                     f"{exc.strerror or exc}"))
+                                     f"{exc.strerror or exc}", unreadable=True))
         finally:
             if text is not None:
                 text.detach()  # closing the wrapper would close stdin too

@@ -79,6 +79,9 @@ def test_weeks_older_than_keep_weeks_are_removed(tmp_path: Path) -> None:
                   week_log(tmp_path / "now", MONDAY, 1)) == 0
     assert not (history / "2023-W46").exists()
     assert (history / "2026-W48").is_dir()
+    # given the old logs again, the run builds their weeks and keeps them
+    assert report("--history", history, "--keep-weeks", "52", old) == 0
+    assert (history / "2023-W46").is_dir()
 
 
 def test_history_refuses_a_folder_of_other_things(tmp_path: Path, capsys) -> None:

@@ -65,3 +65,10 @@ def test_standard_input_plain_and_compressed(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
         assert b"2 messages from 2 lines" in result.stderr
         assert "2 messages" in (out / "index.html").read_text()
+
+
+def test_a_log_named_twice_is_read_once(tmp_path: Path) -> None:
+    log = tmp_path / "mailspy"
+    log.write_text(line(MONDAY, "a@x", ["b@y"]))
+    (tmp_path / "link").symlink_to(log)
+    assert rotation_order([str(log), str(tmp_path / "link"), str(log)]) == [str(log)]
