@@ -31,11 +31,13 @@ def write_shared(items: Sequence[Item], write: Callable[[Item], None], out: Site
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
-    if pid == 0:  # the child: every other page, written at once; never returns
+    if pid == 0:  # the child: every other page, through a writer of its own; never returns
         status = 1
         try:
+            out.resume()
             for item in items[1::2]:
                 write(item)
+            out.pause()
             status = 0
         except BaseException:
             traceback.print_exc()
