@@ -176,6 +176,7 @@ class SiteBuilder:
         """Write every page but the log pages already written, and the marker."""
         self.flush()
         self.write_held(has_next=False)
+        self.tally.settle()
         self.site = site
         write, render = self.out.write, self.pages.render
         write("log/index.html", render("log_index.html", site=site, current="log/index.html",

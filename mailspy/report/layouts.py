@@ -18,7 +18,7 @@ from __future__ import annotations
 import calendar
 import json
 import re
-from datetime import datetime
+from datetime import date, datetime
 
 from mailspy.report.addresses import address_key
 from mailspy.report.records import Record
@@ -34,6 +34,7 @@ _OWN = re.compile(r"([^\t]*)\ttime=(\d+)\tfrom=([^\t]*)((?:\tto=[^\t]*)*)\tsize=
                   re.ASCII)
 _MAX_CACHE = 200_000
 _UNSEEN = object()
+_EPOCH_DAY = date(1970, 1, 1).toordinal()
 
 
 class LineReader:
@@ -85,10 +86,11 @@ class LineReader:
         if match:
             yy, month, day, hour, minute = (int(g) for g in match.groups())
             try:
-                epoch = calendar.timegm(datetime(2000 + yy, month, day, hour, minute)
-                                        .timetuple())
+                days = date(2000 + yy, month, day).toordinal() - _EPOCH_DAY
             except ValueError:
-                epoch = None
+                days = None
+            if days is not None and hour < 24 and minute < 60:
+                epoch = days * 86400 + hour * 3600 + minute * 60
         if len(self._stamps) < _MAX_CACHE:
             self._stamps[stamp] = epoch
         return epoch

@@ -3,12 +3,12 @@ site (or the week's site) it belongs to, write, swap in."""
 
 from __future__ import annotations
 
+import functools
 import gc
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from mailspy.report.build import PROBLEMS_SHOWN, SiteBuilder
@@ -24,10 +24,13 @@ from mailspy.report.site import SiteDir
 from mailspy.report.sources import STDIN, lines
 from mailspy.report.text import visible
 
-__all__ = ["Outcome", "Reading", "read_records", "write_report"]
+__all__ = ["Outcome", "Reading", "stream", "write_report"]
 
 
+@functools.cache
 def mailspy_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version  # 40 ms: only when asked
+
     try:
         return version("mailspy")
     except PackageNotFoundError:
@@ -49,27 +52,6 @@ class Reading:
             self.unreadable += 1
         if len(self.listed) < PROBLEMS_SHOWN:
             self.listed.append(problem)
-
-
-def read_records(logs: list[str], reading: Reading,
-                 skip: Callable[[], bool] | None = None) -> Iterator[Record | int]:
-    """Every record of every log, problems counted on the way. While `skip()` says the
-    next record is another process's, a line in mailspy's own layout is not read
-    whole: its time (an int) stands for it."""
-    reader = LineReader()
-    for source, number, line in lines(logs, reading.problem):
-        reading.lines += 1
-        if skip is not None and skip():
-            epoch = reader.epoch_only(line)
-            if epoch is not None:
-                yield epoch
-                continue
-        result = reader.read(line)
-        if isinstance(result, Record):
-            yield result
-        elif result is not None:
-            excerpt = visible(line.rstrip("\r\n")[:160])
-            reading.problem(Problem(source, number, result, excerpt))
 
 
 def describe_inputs(logs: list[str]) -> str:
@@ -114,42 +96,55 @@ class Job:
                         version=mailspy_version(), generated=self.clock.stamp(int(self.now)),
                         history=history, pseudonymized=self.pseudonymizer is not None)
 
-    def records(self, reading: Reading, skip: Callable[[], bool] | None = None
-                ) -> Iterator[Record | int]:
-        """The records the report shows: selected, then pseudonymized. With `skip`
-        (another process renders those), a record chosen by its time alone may come
-        as just its time."""
-        apply = self.selection.apply
-        in_period = self.selection.in_period
-        disguise = self.pseudonymizer.record if self.pseudonymizer else None
-        if not self.selection.by_time_only:
-            skip = None
-        for record in read_records(self.logs, reading, skip):
-            if type(record) is int:
-                if in_period(record):
-                    yield record
-                continue
-            chosen = apply(record)  # type: ignore[arg-type]
-            if chosen is None:
-                continue
-            yield disguise(chosen) if disguise else chosen
 
-
-def stream(job: Job, reading: Reading, route: Callable[[Record], SiteBuilder],
+def stream(job: Job, reading: Reading, route: Callable[[Record | int], SiteBuilder],
            skip: Callable[[], bool] | None = None) -> int:
-    """Feed every record to the builder `route` picks; the number of records.
+    """Read every line once; feed each record the report shows (selected, then
+    pseudonymized) to the builder `route` picks; count the lines that are not records.
+    The number of records shown.
+
+    While `skip()` says the next record is another process's (see parts.py), a line in
+    mailspy's own layout is not read whole: its time (an int) stands for it; that is
+    only done when the time alone decides whether the record is shown.
 
     The cyclic garbage collector is paused meanwhile: the pass allocates millions of
     tuples and strings that hold no cycles, and would otherwise scan them over and over
     for nothing; what the pass kept is then frozen, out of the collector's way while
     the pages are written.
     """
+    selection = job.selection
+    apply, in_period = selection.apply, selection.in_period
+    everything = selection.everything
+    disguise = job.pseudonymizer.record if job.pseudonymizer else None
+    if not selection.by_time_only:
+        skip = None
+    reader = LineReader()
+    read, epoch_only = reader.read, reader.epoch_only
     count = 0
     enabled = gc.isenabled()
     gc.disable()
     try:
-        for record in job.records(reading, skip):
-            route(record).add(record)  # type: ignore[arg-type]
+        for source, number, line in lines(job.logs, reading.problem):
+            reading.lines += 1
+            if skip is not None and skip():
+                epoch = epoch_only(line)
+                if epoch is not None:
+                    if everything or in_period(epoch):
+                        route(epoch).add(epoch)
+                        count += 1
+                    continue
+            result = read(line)
+            if type(result) is not Record:
+                if result is not None:
+                    excerpt = visible(line.rstrip("\r\n")[:160])
+                    reading.problem(Problem(source, number, result, excerpt))  # type: ignore[arg-type]
+                continue
+            chosen = result if everything else apply(result)
+            if chosen is None:
+                continue
+            if disguise is not None:
+                chosen = disguise(chosen)
+            route(chosen).add(chosen)
             count += 1
     finally:
         gc.freeze()

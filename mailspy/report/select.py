@@ -45,6 +45,11 @@ class Selection:
     local_recipients_dropped: int = 0
 
     @property
+    def everything(self) -> bool:
+        """True when every message is shown, as it is."""
+        return self.since is None and self.until is None and self.by_time_only
+
+    @property
     def by_time_only(self) -> bool:
         """True when whether a message is shown depends on its time alone."""
         return self.only is None and not self.exclude_local

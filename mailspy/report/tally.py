@@ -169,15 +169,11 @@ class Tally:
             parties: tuple[Party, ...] | set[Party] = (sender,) if party is sender \
                 else (sender, party)
             received: tuple[Party, ...] | set[Party] = (party,)
-            incoming: Party = party.domain  # type: ignore[assignment]
-            domains: tuple[Party, ...] | set[Party] = (outgoing,) if incoming is outgoing \
-                else (outgoing, incoming)
-            arriving: tuple[Party, ...] | set[Party] = (incoming,)
+            arriving: tuple[Party, ...] | set[Party] = (party.domain,)  # type: ignore[assignment]
         else:
             received = {known(key) or self._address(key) for key in recipients}
             arriving = {p.domain for p in received}  # type: ignore[misc]
             parties = received | {sender}
-            domains = arriving | {outgoing}
         for party in received:
             party.received += 1
             party.received_size += size
@@ -196,13 +192,12 @@ class Tally:
             outgoing.both_files += files
 
         keep, trim_at = self.keep, self._trim_at
-        for group in (parties, domains):
-            for party in group:
-                rows = party.rows
-                rows.append(entry)
-                if len(rows) > trim_at:
-                    rows.sort()
-                    del rows[:-keep]
+        for party in parties:  # a domain's rows are its addresses' (see settle)
+            rows = party.rows
+            rows.append(entry)
+            if len(rows) > trim_at:
+                rows.sort()
+                del rows[:-keep]
 
         if files:
             self._attachments(record)
@@ -237,6 +232,24 @@ class Tally:
         earlier of two of the same size first)."""
         return [(size, entry, sender, subject)
                 for size, _, entry, sender, subject in sorted(self._biggest, reverse=True)]
+
+    def settle(self) -> None:
+        """Give each domain its newest rows, from its addresses' kept rows.
+
+        Every message of an address is a message of its domain, so among a domain's
+        newest `keep` messages, those of any of its addresses are among that address's
+        newest `keep` too: the addresses' kept rows hold all the domain's newest."""
+        gathered: dict[int, dict[int, Entry]] = {}
+        owners: dict[int, Party] = {}
+        for party in self.addresses.values():
+            domain = party.domain
+            assert domain is not None
+            owners[id(domain)] = domain
+            bucket = gathered.setdefault(id(domain), {})
+            for entry in party.rows:
+                bucket[entry[1]] = entry
+        for key, bucket in gathered.items():
+            owners[key].rows = sorted(bucket.values())[-self.keep:]
 
     # -- two processes ------------------------------------------------------------------
     def export(self) -> dict[str, Any]:

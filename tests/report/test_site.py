@@ -136,6 +136,8 @@ def test_domain_page_lists_its_addresses(site: Path) -> None:
     assert corp.row("ann@corp.example")[1] == "9"
     assert corp.row("cfo@corp.example")[1] == "3"
     assert "7 older messages not shown" in corp.text
+    dates = [r[0] for r in corp.rows if re.match(r"\d{4}-\d\d-\d\d", r[0] if r else "")]
+    assert dates == ["2026-11-26 00:00", "2026-11-25 00:04", "2026-11-25 00:03"]
 
 
 def test_message_log_is_paged_in_log_order(site: Path) -> None:
