@@ -88,6 +88,8 @@ def test_hostile_values_render_as_text_and_run_nothing(browser: Browser, site: P
     assert IMG in found["cells"] and TITLE_CHANGER in found["cells"]
     assert "<svg onload=alert(2)>.pdf" in found["cells"]
     assert SCRIPT_SENDER in found["links"]
+    browser.run("document.querySelector('table.log tbody tr:last-child').scrollIntoView()")
+    browser.screenshot(SHOTS / "log-hostile.png")
 
 
 def test_the_page_of_a_hostile_address_opens(browser: Browser, site: Path) -> None:
@@ -108,6 +110,8 @@ def test_overview_wide_and_on_a_phone(browser: Browser, site: Path) -> None:
     charts = browser.run("return [...document.querySelectorAll('svg.chart')].map("
                          "s => s.getBoundingClientRect().width)")
     assert len(charts) == 2 and all(width > 200 for width in charts)
+    height = browser.run("return document.documentElement.scrollHeight")
+    browser.resize(1280, min(int(height) + 120, 8000))  # the whole page in one picture
     wide = browser.screenshot(SHOTS / "index.png")
     browser.resize(390, 844)
     browser.open(site / "index.html")
