@@ -1,4 +1,4 @@
-"""The pages of addresses and domains written by two processes: all of them, once each."""
+"""The pages of addresses and domains written by several processes: all of them, once each."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from mailspy.report import split
 from tests.report.helpers import MONDAY, line, read_page, report
 
 
-@pytest.mark.parametrize("minimum", [1, 10**9])
-def test_every_page_written_by_one_or_two_processes(tmp_path: Path, monkeypatch,
-                                                    minimum: int) -> None:
+@pytest.mark.parametrize(("minimum", "ways"), [(1, 2), (1, 3), (10**9, 4)])
+def test_every_page_written_by_one_or_more_processes(tmp_path: Path, monkeypatch,
+                                                     minimum: int, ways: int) -> None:
     monkeypatch.setattr(split, "MINIMUM", minimum)
+    monkeypatch.setattr(split, "WAYS", ways)
     monkeypatch.setattr(split.os, "cpu_count", lambda: 2)
     log = tmp_path / "mailspy"
     messages = [(f"u{n % 37}@d{n % 5}.example", f"u{(n * 7) % 37}@d{n % 3}.example")
