@@ -83,11 +83,17 @@ def _files(folder: Path) -> int:
     return sum(1 for p in folder.rglob("*") if p.is_file())
 
 
+def generated(path: Path, lines: int) -> Path:
+    """A generated log, on disk before anything is timed: the kernel writing back
+    hundreds of MB of it would slow whichever program runs next."""
+    write_text_log(path, lines)
+    os.sync()
+    return path
+
+
 def report_rows(workdir: Path, sizes: Sizes, progress: Progress) -> list[Row]:
-    small = write_text_log(workdir / "report-small.log", sizes.report_small)
-    large = write_text_log(workdir / "report-large.log", sizes.report_large)
-    progress(f"report: generated logs of {sizes.report_small:,} and {sizes.report_large:,} "
-             "lines")
+    small = generated(workdir / "report-small.log", sizes.report_small)
+    progress(f"report: generated a log of {sizes.report_small:,} lines")
     ours = mailspy_report(small, workdir / "report-small")
     progress(f"report: mailspy on {sizes.report_small:,} lines in {ours.seconds:.1f} s, "
              f"peak {ours.peak_mb:.0f} MB, {_files(workdir / 'report-small'):,} files")
@@ -106,6 +112,8 @@ def report_rows(workdir: Path, sizes: Sizes, progress: Progress) -> list[Row]:
         rows = [Row("H1", label, value,
                     f"htmlspy.pl: {theirs.seconds:.2f} s; peak RSS {theirs.peak_mb:.0f} MB",
                     theirs.seconds / ours.seconds, Target("≥", 10))]
+    large = generated(workdir / "report-large.log", sizes.report_large)
+    progress(f"report: generated a log of {sizes.report_large:,} lines")
     big = mailspy_report(large, workdir / "report-large")
     progress(f"report: mailspy on {sizes.report_large:,} lines in {big.seconds:.1f} s, "
              f"peak {big.peak_mb:.0f} MB")
