@@ -16,6 +16,7 @@ from mailspy.report.select import OnlyList, Selection
 from mailspy.report.settings import Settings
 from mailspy.report.site import SiteError
 from mailspy.report.sources import STDIN
+from mailspy.report.text import visible
 
 USAGE_ERROR = 2
 SWITCH_INTERVAL = 0.0005  # seconds
@@ -120,7 +121,7 @@ def main(args: argparse.Namespace) -> int:
     if STDIN in logs and sys.stdin.isatty():
         return _fail("no LOG given and standard input is a terminal: name the logs "
                      "(e.g. /var/log/mailspy /var/log/mailspy.1) or pipe one in")
-    settings = Settings(title=args.title, page_size=args.page_size, keep=args.max_messages,
+    settings = Settings(title=visible(args.title), page_size=args.page_size, keep=args.max_messages,
                         top=args.top, top_local=args.top_local, local=selection.local,
                         pseudonymized=pseudonymizer is not None)
     job = Job(logs, settings, selection, clock, pseudonymizer, now)

@@ -165,8 +165,8 @@ class SiteBuilder:
         if self._held is None:
             return
         number, rows, first, last, start, end = self._held
-        self.out.write(f"log/{number}.html", self.pages.render(
-            "log.html", site=self.site, current=f"log/{number}.html", number=number,
+        self.out.write(f"log/{number}.html", self.pages.framed(
+            "log.html", site=self.site, title=f"Message log, page {number}", number=number,
             rows=Markup(rows), has_next=has_next, first=first, last=last, start=start,
             end=end))
         self._held = None
@@ -255,8 +255,8 @@ class SiteBuilder:
             details = {"name": label(key), "kind": "Address", "local": self._is_local(key),
                        "domain_link": self.links.domain(domain_of(key)), "members": [],
                        "members_hidden": 0}
-        self.out.write(current, self.pages.render(
-            "party.html", site=self.site, current=current, p=party,
+        self.out.write(current, self.pages.framed(
+            "party.html", site=self.site, title=details["name"], p=party,
             rows=self._rows_of(party), hidden=party.hidden(keep), keep=keep, **details))
 
     def _kinds(self) -> tuple[list[Any], list[Any]]:

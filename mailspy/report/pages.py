@@ -19,7 +19,7 @@ from importlib.resources import files
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from mailspy.report.addresses import domain_label, label
 from mailspy.report.names import PageNames
@@ -110,6 +110,7 @@ class Pages:
         self.css = Markup(files("mailspy.report").joinpath("templates/style.css")
                           .read_text(encoding="utf-8"))
         self._rows = self.env.get_template("rows.html")
+        self._frame: tuple[SiteInfo | None, tuple[str, ...]] = (None, ())
 
     def render(self, template: str, *, site: SiteInfo, current: str,
                navigation: Sequence[tuple[str, str]] = NAVIGATION, **context: Any) -> str:
@@ -118,6 +119,22 @@ class Pages:
         return self.env.get_template(template).render(
             site=site, root=root, current=current, css=self.css, navigation=navigation,
             **context)
+
+    def framed(self, template: str, *, site: SiteInfo, title: str, **context: Any) -> str:
+        """A page one folder down (an address, a domain, a page of the message log):
+        its own content rendered by `template`, set in the frame every such page shares,
+        which is rendered once per site (frame.html) rather than once per page."""
+        known, parts = self._frame
+        if known is not site:
+            frame = self.env.get_template("frame.html").render(
+                site=site, root="../", current="a/frame.html", css=self.css,
+                navigation=NAVIGATION, separator=Markup(_SEPARATOR))
+            parts = tuple(frame.split(_SEPARATOR))
+            assert len(parts) == 4, "frame.html has one separator per block"
+            self._frame = (site, parts)
+        body = self.env.get_template(template).render(site=site, root="../", **context)
+        shown = escape(title)
+        return "".join((parts[0], shown, parts[1], shown, parts[2], body, parts[3]))
 
     def rows(self, items: Sequence[tuple[Any, ...]]) -> list[str]:
         """Each message row's HTML: items are (when, queue id, sender link, recipient
