@@ -29,7 +29,7 @@ __all__ = ["Outcome", "Reading", "stream", "write_report"]
 
 @functools.cache
 def mailspy_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version  # 40 ms: only when asked
+    from importlib.metadata import PackageNotFoundError, version
 
     try:
         return version("mailspy")
