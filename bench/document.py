@@ -59,8 +59,10 @@ median of the repetitions; mailspy and its baseline run in turns, the order alte
   over 60 domains, one to three recipients, 30 % of the messages with one or two
   attachments). H1 runs the original's `htmlspy.pl` (Perl; copied at run time from the
   original distribution beside the repository, `../shared/original/`, never kept in it)
-  on the same 100,000-line log and divides its wall time by mailspy's; both write every
-  page they know (htmlspy.pl about 3,600 files, mailspy about as many). H2 and H3 are
+  on the same 100,000-line log and divides its wall time by mailspy's, the best of two
+  runs each, taken in turns; both write every page they know (htmlspy.pl about 3,600
+  files, mailspy about as many). The log is flushed to disk before anything is timed.
+  H2 and H3 are
   mailspy alone on 1,000,000 lines: wall time, and peak resident memory (`ru_maxrss` of
   the process, from wait4).
 """

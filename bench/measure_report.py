@@ -71,7 +71,7 @@ def htmlspy(script: Path, log: Path, workdir: Path) -> Run:
     """htmlspy.pl OUTPUT_DIR < log, in a folder of its own (it reads mailspy.conf from
     the current folder, and chdirs into the output)."""
     home = workdir / "htmlspy"
-    home.mkdir()
+    home.mkdir(parents=True)
     copy = home / "htmlspy.pl"
     shutil.copyfile(script, copy)
     (home / "out").mkdir()
@@ -94,21 +94,31 @@ def generated(path: Path, lines: int) -> Path:
 def report_rows(workdir: Path, sizes: Sizes, progress: Progress) -> list[Row]:
     small = generated(workdir / "report-small.log", sizes.report_small)
     progress(f"report: generated a log of {sizes.report_small:,} lines")
-    ours = mailspy_report(small, workdir / "report-small")
-    progress(f"report: mailspy on {sizes.report_small:,} lines in {ours.seconds:.1f} s, "
-             f"peak {ours.peak_mb:.0f} MB, {_files(workdir / 'report-small'):,} files")
     script = htmlspy_source()
+    ours_runs: list[Run] = []
+    theirs_runs: list[Run] = []
+    for rep in range(sizes.report_reps):  # in turns: a busy spell hits both alike
+        out = workdir / f"report-small-{rep}"
+        ours_runs.append(mailspy_report(small, out))
+        progress(f"report: mailspy on {sizes.report_small:,} lines in "
+                 f"{ours_runs[-1].seconds:.1f} s, peak {ours_runs[-1].peak_mb:.0f} MB, "
+                 f"{_files(out):,} files")
+        if script is not None:
+            theirs_runs.append(htmlspy(script, small, workdir / f"htmlspy-{rep}"))
+            progress(f"report: htmlspy.pl on {sizes.report_small:,} lines in "
+                     f"{theirs_runs[-1].seconds:.1f} s, peak {theirs_runs[-1].peak_mb:.0f} MB, "
+                     f"{_files(workdir / f'htmlspy-{rep}' / 'htmlspy' / 'out'):,} files")
+    ours = min(ours_runs, key=lambda run: run.seconds)
+    best = f" (best of {sizes.report_reps} runs each, in turns)" \
+        if sizes.report_reps > 1 else ""
     label = (f"mailspy report on a {sizes.report_small:,}-line text log (3,000 addresses, "
-             "60 domains, 30 % with attachments): htmlspy.pl's wall time ÷ mailspy's")
+             f"60 domains, 30 % with attachments): htmlspy.pl's wall time ÷ mailspy's{best}")
     value = f"{ours.seconds:.2f} s; peak RSS {ours.peak_mb:.0f} MB"
     if script is None:
         rows = [Row("H1", label, value, "htmlspy.pl not found", float("nan"),
                     note="htmlspy.pl not found")]
     else:
-        theirs = htmlspy(script, small, workdir)
-        progress(f"report: htmlspy.pl on {sizes.report_small:,} lines in "
-                 f"{theirs.seconds:.1f} s, peak {theirs.peak_mb:.0f} MB, "
-                 f"{_files(workdir / 'htmlspy' / 'out'):,} files")
+        theirs = min(theirs_runs, key=lambda run: run.seconds)
         rows = [Row("H1", label, value,
                     f"htmlspy.pl: {theirs.seconds:.2f} s; peak RSS {theirs.peak_mb:.0f} MB",
                     theirs.seconds / ours.seconds, Target("≥", 10))]

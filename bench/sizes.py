@@ -32,6 +32,7 @@ class Sizes:
     check_small: int = 100
     report_small: int = 100_000  # summary lines, mailspy report and htmlspy.pl
     report_large: int = 1_000_000  # summary lines, mailspy report alone
+    report_reps: int = 2  # runs of each on the small log, in turns; the best counts
 
 
 FULL = Sizes()
@@ -52,4 +53,5 @@ SMOKE = Sizes(
     check_small=10,
     report_small=300,
     report_large=600,
+    report_reps=1,
 )
