@@ -124,7 +124,8 @@ def test_names_that_collide_get_the_whole_digest(tmp_path: Path, monkeypatch) ->
 
     monkeypatch.setattr(names, "SHORT", 1)  # 16 short names for 40 addresses
     log = tmp_path / "mailspy"
-    people = [f"p{n}@x.example" for n in range(40)]
+    marks = "!#$%&*+=?^{|}~"
+    people = [f"p{a}{b}@x.example" for a in marks for b in marks][:40]  # one slug: p-x.example
     log.write_text("".join(line(MONDAY + n * 60, person, ["boss@x.example"],
                                 subject=f"from {person}") for n, person in enumerate(people)))
     out = tmp_path / "r"
