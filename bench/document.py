@@ -60,11 +60,11 @@ median of the repetitions; mailspy and its baseline run in turns, the order alte
   attachments). H1 runs the original's `htmlspy.pl` (Perl; copied at run time from the
   original distribution beside the repository, `../shared/original/`, never kept in it)
   on the same 100,000-line log and divides its wall time by mailspy's, the best of two
-  runs each, taken in turns htmlspy.pl, mailspy, mailspy, htmlspy.pl (so that a busy
-  spell of the machine, or the thousands of temporary files htmlspy.pl deletes, which
-  slow down creating files on ext4 for minutes after, weigh on both alike); both write
-  every page they know (htmlspy.pl about 3,600 files, mailspy about as many). The log
-  is flushed to disk before anything is timed.
+  runs each, taken in turns, mailspy first (htmlspy.pl deletes thousands of temporary
+  files, and creating files on ext4 stays slower for a minute or more after deletions:
+  so each tool gets a run that no deletion of the other's precedes); both write every
+  page they know (htmlspy.pl about 3,600 files, mailspy about as many). The log is
+  flushed to disk before anything is timed.
   H2 and H3 are
   mailspy alone on 1,000,000 lines: wall time, and peak resident memory (`ru_maxrss` of
   the process, from wait4).
