@@ -7,9 +7,10 @@ PYTHON  ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo pyt
 VENV    := .venv
 PY      := $(VENV)/bin/python
 MAILSPY := $(VENV)/bin/mailspy
-# libpython3.11-testsuite carries CPython's email test corpus, fed to the message parser.
+# libpython3.11-testsuite carries CPython's email test corpus, fed to the message parser;
+# chromium (headless) opens the HTML reports in tests, chromium-driver drives it.
 APT_PACKAGES := libmilter-dev postfix procmail gcc python3-dev python3-venv \
-                libpython3.11-testsuite
+                libpython3.11-testsuite chromium chromium-driver
 PYTEST_ARGS ?=
 
 .PHONY: test test-fast run deps apt lint wheel clean bench fuzz sendmail
@@ -47,6 +48,7 @@ run: deps
 	@echo "    milter_default_action = accept"
 	@echo
 	@echo "Logs and Maildirs appear under $(CURDIR)/var/. Stop with Ctrl-C."
+	@echo "A report of the log, from another terminal: $(MAILSPY) report -o var/report var/log/mailspy (then open var/report/index.html)"
 	@echo
 	$(MAILSPY) run -p inet:$(PORT)@127.0.0.1 -d rules.d --root $(CURDIR)/var \
 	    -f /log/mailspy -h /log/mailspy-headers --spool-dir $(CURDIR)/var/spool

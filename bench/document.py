@@ -70,6 +70,20 @@ median of the repetitions; mailspy and its baseline run in turns, the order alte
   stated size as sent streams through it, minus its `VmRSS` just before. MB = 10^6 bytes.
 - **K**: `mailspy check-rules -d DIR` as a subprocess, interpreter start-up included;
   the baseline column is the same command on 100 rules (mostly start-up).
+- **RP1, RP2, RP3**: `mailspy report --tz UTC -o DIR LOG` as a process of its own writes its
+  whole site from a generated text summary log (`bench/summary_logs.py`: 3,000 addresses
+  over 60 domains, one to three recipients, 30 % of the messages with one or two
+  attachments). RP1 runs the original's `htmlspy.pl` (Perl; copied at run time from the
+  original distribution beside the repository, `../shared/original/`, never kept in it)
+  on the same 100,000-line log and divides its wall time by mailspy's, the best of two
+  runs each, taken in turns, mailspy first (htmlspy.pl deletes thousands of temporary
+  files, and creating files on ext4 stays slower for a minute or more after deletions:
+  so each tool gets a run that no deletion of the other's precedes); both write every
+  page they know (htmlspy.pl about 3,600 files, mailspy about as many). The log is
+  flushed to disk before anything is timed.
+  RP2 and RP3 are
+  mailspy alone on 1,000,000 lines: wall time, and peak resident memory (`ru_maxrss` of
+  the process, from wait4).
 """
 
 

@@ -1,6 +1,6 @@
 """`make bench`: measure mailspy against its ceilings and print the table.
 
-    .venv/bin/python bench/run.py [--smoke] [--only R,H] [--write docs/performance.md] [--keep]
+    .venv/bin/python bench/run.py [--smoke] [--only R,H,report] [--write FILE] [--keep]
 
 --smoke runs every measure at tiny sizes in well under a minute (what `make test` runs:
 the figures mean nothing then, only that every row is produced). --only runs just the
@@ -29,6 +29,7 @@ from bench.measure_client import eom_rows, memory_row, throughput_rows  # noqa: 
 from bench.measure_hostile import hostile_row  # noqa: E402
 from bench.measure_postfix import postfix_rows  # noqa: E402
 from bench.measure_reload import reload_row  # noqa: E402
+from bench.measure_report import report_rows  # noqa: E402
 from bench.measure_rules import check_rules_row, evaluation_row  # noqa: E402
 from bench.measure_sendmail import sendmail_rows  # noqa: E402
 from bench.report import Row, table  # noqa: E402
@@ -38,10 +39,12 @@ from tests.e2e.postfix import MilterProcess, postfix_available, public_tmpdir  #
 from tests.e2e.sendmail import sendmail_unavailable  # noqa: E402
 
 # Rows with a target first, in the issue's order, then the context rows.
-ROW_IDS = ("C4", "P4", "P16", "R", "E", "H", "M", "K", "C1", "L4", "P1", "N1", "N4", "N16",
-           "S4", "T4", "RL")
+ROW_IDS = ("C4", "P4", "P16", "R", "E", "H", "M", "K", "RP1", "RP2", "RP3", "C1", "L4",
+           "P1", "N1", "N4", "N16", "S4", "T4", "RL")
 # Which rows each daemon-driven measure gives, for --only.
 DAEMON_ROWS = {"C4", "C1", "L4", "P4", "P16", "P1", "N1", "N4", "N16", "M", "S4", "T4"}
+# Names --only takes for several rows at once.
+GROUPS = {"REPORT": ("RP1", "RP2", "RP3")}
 
 
 class Progress:
@@ -68,6 +71,8 @@ def measure(workdir: Path, sizes: Sizes, progress: Progress,
         rows += eom_rows(workdir, corpus, sizes, progress)
     if "H" in only:
         rows.append(hostile_row(workdir, corpus, sizes, progress))
+    if only & set(GROUPS["REPORT"]):
+        rows += report_rows(workdir, sizes, progress)
     if "RL" in only:
         rows.append(reload_row(workdir, corpus, sizes, progress))
     order = {row_id: n for n, row_id in enumerate(ROW_IDS)}
@@ -99,6 +104,7 @@ def _daemon_rows(workdir: Path, corpus, sizes: Sizes, progress: Progress) -> lis
 
 def _row_ids(text: str) -> frozenset[str]:
     wanted = frozenset(part.strip().upper() for part in text.split(",") if part.strip())
+    wanted = frozenset(row for part in wanted for row in GROUPS.get(part, (part,)))
     unknown = wanted - set(ROW_IDS)
     if unknown or not wanted:
         raise argparse.ArgumentTypeError(f"rows are {', '.join(ROW_IDS)}; not "
@@ -111,20 +117,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for make test")
     parser.add_argument("--write", metavar="FILE", help="write the Markdown report there")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
-    parser.add_argument("--only", type=_row_ids, default=frozenset(ROW_IDS), metavar="IDS",
-                        help="measure only these rows, comma-separated (e.g. R,H)")
+    parser.add_argument("--only", type=_row_ids, metavar="IDS",
+                        help="measure only these rows, comma-separated (e.g. R,H; report "
+                        "for RP1-RP3); not with --write")
     args = parser.parse_args(argv)
-    if not postfix_available():
+    if args.only and args.write:
+        parser.error("--write needs every row: run without --only")
+    needs_mtas = not args.only or bool(args.only & DAEMON_ROWS)
+    if needs_mtas and not postfix_available():
         print("bench: Postfix is not installed; run `make deps` first", file=sys.stderr)
         return 2
-    if sendmail_unavailable():
+    if needs_mtas and sendmail_unavailable():
         print(f"bench: {sendmail_unavailable()}; the sendmail row needs it", file=sys.stderr)
         return 2
     sizes = SMOKE if args.smoke else FULL
     progress = Progress()
     workdir = public_tmpdir("mailspy-bench-")
     try:
-        rows = measure(workdir, sizes, progress, args.only)
+        rows = measure(workdir, sizes, progress, args.only or frozenset(ROW_IDS))
     finally:
         if args.keep:
             progress(f"work folder kept: {workdir}")

@@ -34,6 +34,9 @@ class Sizes:
     check_rules: int = 10_000
     check_small: int = 100
     reload_rules: int = 20_000  # the daemon reloads these while messages flow
+    report_small: int = 100_000  # summary lines, mailspy report and htmlspy.pl
+    report_large: int = 1_000_000  # summary lines, mailspy report alone
+    report_reps: int = 2  # runs of each on the small log, in turns; the best counts
 
 
 FULL = Sizes()
@@ -55,4 +58,7 @@ SMOKE = Sizes(
     check_rules=200,
     check_small=10,
     reload_rules=200,
+    report_small=300,
+    report_large=600,
+    report_reps=1,
 )

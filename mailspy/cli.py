@@ -72,6 +72,11 @@ def build_parser(config: dict[str, Any] | None = None) -> argparse.ArgumentParse
     replaying.add_argument("--json", action="store_true", help="print one JSON object")
     replaying.add_argument("source", metavar="SOURCE")
 
+    from mailspy.commands import report
+
+    report.add_arguments(commands.add_parser("report", help="write HTML reports of the "
+                                             "summary logs"))
+
     spool = commands.add_parser("spool", help="list, retry or drop spooled copies")
     spool.add_argument("--spool-dir", default=defaults.SPOOL_DIR, metavar="DIR",
                        help=f"the daemon's --spool-dir (default: {defaults.SPOOL_DIR})")
@@ -163,6 +168,10 @@ def main(argv: list[str] | None = None) -> int:
         from mailspy.commands import run
 
         return run.main(args)
+    if args.command == "report":
+        from mailspy.commands import report
+
+        return report.main(args)
     raise AssertionError(args.command)
 
 

@@ -5,6 +5,7 @@ shared, and thresholds belong to `make bench`, which reports them, not to `make 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -135,3 +136,20 @@ def test_smoke_run_prints_every_row(tmp_path: Path) -> None:
     assert parse_table(written) == rows
     assert "| Postfix |" in written and "| pymilter |" in written
     assert "| sendmail | 8.17" in written
+    report_row = next(row for row in rows if row["id"] == "RP1")
+    assert report_row["baseline"].startswith("htmlspy.pl")
+
+
+def test_report_rows_alone_without_the_original(tmp_path: Path) -> None:
+    """`bench/run.py --only report` measures mailspy report; where the original's
+    htmlspy.pl is not beside the repository the row says so and claims no ratio."""
+    env = {**os.environ, "MAILSPY_HTMLSPY": str(tmp_path / "absent" / "htmlspy.pl")}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--only", "report", "--smoke"],
+        capture_output=True, text=True, timeout=120, check=False, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = {row["id"]: row for row in parse_table(result.stdout)}
+    assert list(rows) == ["RP1", "RP2", "RP3"]
+    assert rows["RP1"]["baseline"] == "htmlspy.pl not found"
+    assert rows["RP1"]["result"] == "htmlspy.pl not found" and rows["RP1"]["target"] == "—"
+    assert rows["RP2"]["target"] == "< 60 s" and rows["RP3"]["target"] == "< 300 MB"

@@ -1,4 +1,5 @@
-"""The wheel carries the grammar: mailspy works installed, far from the source tree."""
+"""The wheel carries the grammar and the report templates: mailspy works installed, far
+from the source tree."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ def test_the_installed_wheel_checks_rules_outside_the_repository(tmp_path: Path)
                    check=True, capture_output=True, timeout=300)
     [wheel] = dist.glob("mailspy-*.whl")
     assert "mailspy/grammar/mailspy.lark" in zipfile.ZipFile(wheel).namelist()
+    assert "mailspy/report/templates/base.html" in zipfile.ZipFile(wheel).namelist()
 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
@@ -37,3 +39,11 @@ def test_the_installed_wheel_checks_rules_outside_the_repository(tmp_path: Path)
     done = subprocess.run([venv / "bin" / "mailspy", "check-rules", "-d", str(rules)],
                           capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert (done.returncode, done.stdout) == (0, "1 rule in 1 file, all valid\n")
+
+    log = tmp_path / "mailspy.log"
+    log.write_text("26-11-26 14:03\ttime=1795701780\tfrom=<a@x.example>\tto=<b@y.example>\t"
+                   "size=1\tsubject=installed\n")
+    done = subprocess.run([venv / "bin" / "mailspy", "report", "-o", str(tmp_path / "site"),
+                           str(log)], capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "installed" in (tmp_path / "site" / "log" / "1.html").read_text()
