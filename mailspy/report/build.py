@@ -256,7 +256,7 @@ class SiteBuilder:
                        "domain_link": self.links.domain(domain_of(key)), "members": [],
                        "members_hidden": 0}
         self.out.write(current, self.pages.framed(
-            "party.html", site=self.site, title=details["name"], p=party,
+            "party.html", site=self.site, title=str(details["name"]), p=party,
             rows=self._rows_of(party), hidden=party.hidden(keep), keep=keep, **details))
 
     def _kinds(self) -> tuple[list[Any], list[Any]]:

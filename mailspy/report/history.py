@@ -71,8 +71,8 @@ def write_history(job: Job, directory: Path, keep_weeks: int) -> Outcome:
     info = job.site_info(history=True)
     builders: dict[str, SiteBuilder] = {}
 
-    def route(record: Record) -> SiteBuilder:
-        week = job.clock.week(record.epoch)
+    def route(record: Record | int) -> SiteBuilder:
+        week = job.clock.week(record if isinstance(record, int) else record.epoch)
         builder = builders.get(week)
         if builder is None:
             builder = builders[week] = SiteBuilder(SiteDir(directory / week), job.settings,
@@ -140,7 +140,7 @@ def _expire(directory: Path, keep_weeks: int, job: Job, built: set[str]) -> None
 
 def _index(job: Job, directory: Path, pages: Pages, reading: Reading) -> str:
     current = job.clock.week(int(job.now))
-    weeks = []
+    weeks: list[dict[str, Any]] = []
     for week in reversed(_weeks(directory)):
         data = _existing(directory, week) or {}
 

@@ -33,7 +33,6 @@ _OWN = re.compile(r"([^\t]*)\ttime=(\d+)\tfrom=([^\t]*)((?:\tto=[^\t]*)*)\tsize=
                   r"\tsubject=([^\t]*)((?:\tfile=[^\t]*)*)(?:\tqueue=([^\t]*))?\Z",
                   re.ASCII)
 _MAX_CACHE = 200_000
-_UNSEEN = object()
 _EPOCH_DAY = date(1970, 1, 1).toordinal()
 
 
@@ -66,9 +65,7 @@ class LineReader:
         if own is None:
             return None
         stamp = own.group(1)
-        epoch = self._stamps.get(stamp, _UNSEEN)
-        if epoch is _UNSEEN:
-            epoch = self._stamp(stamp)
+        epoch = self._stamps[stamp] if stamp in self._stamps else self._stamp(stamp)
         return int(own.group(2)) if epoch is not None else None
 
     # -- addresses and dates ------------------------------------------------------------
@@ -99,7 +96,7 @@ class LineReader:
     def _own(self, match: re.Match[str]) -> Record | None:
         """A line in mailspy's own field order: one regular expression, no field loop."""
         stamp, exact, sender, to, size, subject, files, queue = match.groups()
-        if self._stamps.get(stamp, _UNSEEN) is _UNSEEN and self._stamp(stamp) is None:
+        if stamp not in self._stamps and self._stamp(stamp) is None:
             return None  # the general way says why
         known = self._addresses.get
         address = self.address
@@ -111,9 +108,8 @@ class LineReader:
 
     def _text(self, line: str) -> Record | str:
         fields = line.split("\t")
-        epoch = self._stamps.get(fields[0], _UNSEEN)
-        if epoch is _UNSEEN:
-            epoch = self._stamp(fields[0])
+        stamp = fields[0]
+        epoch = self._stamps[stamp] if stamp in self._stamps else self._stamp(stamp)
         if epoch is None:
             return "no date (YY-MM-DD HH:MM) at the start of the line"
         known = self._addresses.get
@@ -161,11 +157,11 @@ class LineReader:
             return f"not valid JSON: {exc}"
         if not isinstance(data, dict):
             return "a JSON value that is not an object"
-        epoch = data.get("epoch")
-        if not _is_int(epoch):
-            epoch = _iso_epoch(data.get("time"))
-            if epoch is None:
-                return "no epoch or time"
+        given = data.get("epoch")
+        epoch = given if isinstance(given, int) and _is_int(given) else \
+            _iso_epoch(data.get("time"))
+        if epoch is None:
+            return "no epoch or time"
         if isinstance(data.get("sender"), str):
             sender = self.address(data["sender"])
         elif isinstance(data.get("mail_from"), str):

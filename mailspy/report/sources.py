@@ -19,6 +19,7 @@ import re
 import sys
 import zlib
 from collections.abc import Callable, Iterator
+from typing import IO, BinaryIO, cast
 
 from mailspy.report.records import Problem
 
@@ -52,9 +53,9 @@ def rotation_order(paths: list[str]) -> list[str]:
     return [path for _, path in sorted(keyed)]
 
 
-def _text(binary: io.BufferedIOBase) -> io.TextIOWrapper:
-    return io.TextIOWrapper(binary, encoding="utf-8", errors="backslashreplace",
-                            newline="\n")
+def _text(binary: IO[bytes]) -> io.TextIOWrapper:
+    return io.TextIOWrapper(cast(BinaryIO, binary), encoding="utf-8",
+                            errors="backslashreplace", newline="\n")
 
 
 def _open(path: str) -> io.BufferedReader:
@@ -82,11 +83,11 @@ def lines(paths: list[str], problem: Callable[[Problem], None]
             problem(Problem(name, 0, f"cannot open: {exc.strerror or exc}", unreadable=True))
             continue
         number = 0
-        stream: io.BufferedIOBase = raw
+        stream: IO[bytes] = raw
         text = None
         try:
             if raw.peek(2)[:2] == _GZIP_MAGIC:
-                stream = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
+                stream = cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb"))
             text = _text(stream)
             for number, line in enumerate(text, 1):
                 yield name, number, line
