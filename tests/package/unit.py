@@ -133,7 +133,7 @@ def sandboxed(unit: Unit, argv: Sequence[str], env: Mapping[str, str] | None = N
               ) -> list[str]:
     """argv run as the unit runs its commands: in a mount namespace of its own, as
     its user, without privileges. Run it as root."""
-    script = [*_mounts(unit), *_limits(unit), "exec " + shlex.join(_drop(unit, argv, env))]
+    script = [*_mounts(unit), *_limits(unit), "cd /", "exec " + shlex.join(_drop(unit, argv, env))]
     return ["unshare", "--mount", "--propagation", "private", "--",
             "/bin/sh", "-ec", "\n".join(script)]
 
