@@ -146,6 +146,11 @@ def test_the_unit_and_its_copy_for_installs_by_hand_differ_only_in_the_program_p
                                  for line in settings(packaged)]
 
 
+def test_the_logrotate_snippet_for_installs_by_hand_is_the_packages() -> None:
+    assert (REPO / "contrib/mailspy.logrotate").read_text() == \
+        (REPO / "debian/mailspy.logrotate").read_text()
+
+
 def test_the_man_pages_render_without_warnings(extracted: Path) -> None:
     for page in ("usr/share/man/man8/mailspy.8.gz", "usr/share/man/man5/mailspy.rules.5.gz"):
         done = subprocess.run(["man", "--warnings", "-E", "UTF-8", "-l", "-Tutf8", "-Z",
