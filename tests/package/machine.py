@@ -19,6 +19,7 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import ClassVar
 
 PACKAGE = "mailspy"
 USER = "mailspy"
@@ -86,37 +87,53 @@ def foreign_installation() -> str | None:
             return f"a {what} {USER} exists"
         except KeyError:
             pass
-    for path in ("/etc/mailspy", "/var/spool/mailspy", "/run/mailspy"):
+    for path in ("/etc/mailspy", "/var/spool/mailspy"):
         if os.path.lexists(path):
             return f"{path} exists"
+    if live := _listening_below(("/run/mailspy/", "/var/run/mailspy/")):
+        return f"a mailspy daemon is running here ({live} listens)"
     if os.path.isdir("/var/log/mailspy"):
         return "/var/log/mailspy is a directory"
-    if os.path.lexists(Installation.KEEP):
-        return (f"{Installation.KEEP} is there, put aside by an interrupted package test: "
-                "move it back to /var/log/mailspy")
+    for kept, path in Installation.KEEP.items():
+        if os.path.lexists(kept):
+            return f"{kept} is there, put aside by an interrupted package test: move it " \
+                f"back to {path}"
+    return None
+
+
+def _listening_below(prefixes: tuple[str, ...]) -> str | None:
+    for line in Path("/proc/net/unix").read_text().splitlines()[1:]:
+        fields = line.split()
+        if len(fields) == 8 and fields[7].startswith(prefixes):
+            return fields[7]
     return None
 
 
 class Installation:
     """apt-get install ./DEB as root, and the purge that undoes it exactly."""
 
-    # Where a file found at /var/log/mailspy waits for the purge: beside it, where
-    # nothing cleans up (other pytest runs prune /tmp/pytest-of-*), and where a
-    # postmaster looking for it would look.
-    KEEP = Path("/var/log/mailspy.kept-by-package-test")
+    # Where what is found at a path the package takes over waits for the purge:
+    # beside it, where nothing cleans up (other pytest runs prune
+    # /tmp/pytest-of-*), and where a postmaster looking for it would look. The
+    # summary log of an install by hand, and a runtime directory a daemon run by
+    # hand left behind.
+    KEEP: ClassVar[dict[Path, Path]] = {
+        Path("/var/log/mailspy.kept-by-package-test"): Path("/var/log/mailspy"),
+        Path("/run/mailspy.kept-by-package-test"): Path("/run/mailspy")}
 
     def __init__(self, deb: Path) -> None:
         self.deb = deb
         self.brought_in: list[str] = []
-        self.put_aside: Path | None = None
+        self.put_aside: dict[Path, Path] = {}
         self.output = ""
 
     def install(self, old_log: str) -> None:
         """Install the package over an install by hand whose summary log is the
         file /var/log/mailspy holding `old_log`."""
-        if os.path.lexists("/var/log/mailspy"):
-            self.put_aside = self.KEEP
-            shutil.move("/var/log/mailspy", self.put_aside)
+        for kept, path in self.KEEP.items():
+            if os.path.lexists(path):
+                shutil.move(path, kept)
+                self.put_aside[kept] = path
         Path("/var/log/mailspy").write_text(old_log)
         os.chmod("/var/log/mailspy", 0o640)
         plan = self._apt("-s", "install", f"./{self.deb.name}")
@@ -132,9 +149,10 @@ class Installation:
             if package_status() != "absent":
                 output = self._apt("-y", "purge", PACKAGE, *self.brought_in)
         finally:
-            if self.put_aside is not None and not os.path.lexists("/var/log/mailspy"):
-                shutil.move(self.put_aside, "/var/log/mailspy")
-                self.put_aside = None
+            for kept, path in list(self.put_aside.items()):
+                if not os.path.lexists(path):
+                    shutil.move(kept, path)
+                    del self.put_aside[kept]
         return output
 
     def _apt(self, *args: str) -> str:

@@ -319,9 +319,11 @@ class Service:
                               capture_output=True, text=True, timeout=120)
 
     def close(self) -> None:
-        self.stop()
-        self.notify.close()
-        shutil.rmtree(self.notify_dir, ignore_errors=True)
+        try:
+            self.stop()
+        finally:
+            self.notify.close()
+            shutil.rmtree(self.notify_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
