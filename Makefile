@@ -13,9 +13,20 @@ APT_PACKAGES := libmilter-dev postfix procmail gcc python3-dev python3-venv \
                 libpython3.11-testsuite chromium chromium-driver
 PYTEST_ARGS ?=
 
-.PHONY: test test-fast run deps apt lint wheel clean bench fuzz sendmail
+# What `make deb` and `make man` need (docs/packaging.md): debhelper and
+# dh-python build the package, lintian checks it, pandoc writes
+# mailspy.rules(5), logrotate and systemd-analyze (in systemd) check the
+# installed snippet and unit, adduser makes the package's user.
+DEB_APT_PACKAGES := build-essential debhelper dh-python pybuild-plugin-pyproject \
+                    python3-all python3-hatchling lintian pandoc logrotate adduser systemd
+VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' pyproject.toml)
+DEB     := dist/mailspy_$(VERSION)_all.deb
+MAN     := build/man/mailspy.8 build/man/mailspy.rules.5
 
-test: deps sendmail
+.PHONY: test test-fast run deps apt lint wheel clean bench fuzz sendmail deb man deb-tools
+
+# The package test (tests/package/) installs $(DEB) for real: build it first.
+test: deps sendmail deb
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -71,6 +82,52 @@ lint: deps
 	$(VENV)/bin/mypy
 
 deps: apt $(VENV)/.installed
+
+# The Debian package, built from a copy of the files it ships (so nothing is
+# written beside the checkout), with the manual pages `make man` built.
+deb: $(DEB)
+
+# Debian's own python3 builds the package, whatever python3 comes first on PATH.
+DEB_PATH := /usr/sbin:/usr/bin:/sbin:/bin
+DEB_SOURCES := pyproject.toml README.md LICENSE $(shell find mailspy grammar contrib docs debian \
+                 -type f ! -name '*.pyc')
+$(DEB): $(MAN) $(DEB_SOURCES) | deb-tools
+	@test "$$(dpkg-parsechangelog -l debian/changelog -S Version)" = "$(VERSION)" || \
+	    { echo "debian/changelog's version is not pyproject.toml's $(VERSION):" \
+	      "add a changelog entry (dch -v $(VERSION))"; exit 1; }
+	rm -rf build/deb && mkdir -p build/deb/mailspy-$(VERSION)/debian/man dist
+	tar -cf - --exclude=__pycache__ pyproject.toml README.md LICENSE mailspy grammar contrib \
+	    docs debian | tar -xf - -C build/deb/mailspy-$(VERSION)
+	cp $(MAN) build/deb/mailspy-$(VERSION)/debian/man/
+	cd build/deb/mailspy-$(VERSION) && env -u VIRTUAL_ENV PATH=$(DEB_PATH) dpkg-buildpackage -b -us -uc --no-sign >../build.log 2>&1 \
+	    || { tail -40 ../build.log; exit 1; }
+	mv build/deb/mailspy_$(VERSION)_all.deb $@
+	@echo "built $@"
+
+# mailspy(8) from the argument parser (argparse-manpage), with the sections
+# in docs/man/mailspy.8.include; mailspy.rules(5) from docs/rules.md (pandoc).
+# Dated by debian/changelog, so that a rebuild gives the same pages.
+MAN_DATE = $(shell dpkg-parsechangelog -l debian/changelog -S Timestamp 2>/dev/null)
+man: $(MAN)
+
+build/man/mailspy.8: $(shell find mailspy -name '*.py') docs/man/mailspy.8.include \
+                     debian/changelog | deps deb-tools
+	@mkdir -p build/man
+	SOURCE_DATE_EPOCH=$(MAN_DATE) COLUMNS=80 $(VENV)/bin/argparse-manpage \
+	    --module mailspy.cli --function build_parser --prog mailspy \
+	    --project-name mailspy --version $(VERSION) --manual-section 8 \
+	    --manual-title "System Manager's Manual" \
+	    --description "record mail by rules, beside Postfix or sendmail" \
+	    --include docs/man/mailspy.8.include --output $@
+
+build/man/mailspy.rules.5: docs/rules.md docs/man/rules-man.lua debian/changelog | deb-tools
+	@mkdir -p build/man
+	pandoc --standalone --from gfm --to man --lua-filter docs/man/rules-man.lua \
+	    -V adjusting=l -V hyphenate=false -M section=5 -M header="File Formats Manual" -M footer="mailspy $(VERSION)" \
+	    -M date="$$(date -u -d @$(MAN_DATE) +%Y-%m-%d)" docs/rules.md --output $@
+
+deb-tools:
+	@$(MAKE) --no-print-directory apt APT_PACKAGES="$(DEB_APT_PACKAGES)"
 
 # Postfix asks debconf questions; "No configuration" installs it without
 # writing /etc/postfix/main.cf or starting anything.
