@@ -18,7 +18,7 @@ from typing import Any
 from mailspy import defaults
 from mailspy.diagnostics import suggest
 
-__all__ = ["ConfigError", "commented_default", "config_path", "read_config"]
+__all__ = ["ConfigError", "config_path", "read_config"]
 
 
 class ConfigError(ValueError):
@@ -88,48 +88,3 @@ def _kind(action: argparse.Action) -> str:
     if action.type in (int, float) or action.metavar in ("N", "SECONDS"):
         return "a number"
     return "a quoted string"
-
-
-def commented_default(parser: argparse.ArgumentParser) -> str:
-    """The file as shipped: every key with its default, commented out, and its help."""
-    lines = ["# /etc/mailspy/mailspy.conf: the options of `mailspy run`, one per line, in TOML.",
-             "# An option given on the command line wins over this file. Every line below",
-             "# shows the default; remove the '#' to change it.", ""]
-    effective = {"rules-dir": defaults.RULES_DIR}  # None on the command line: "not given"
-    for key, action in options(parser).items():
-        text = (action.help or "").replace("%%", "%")
-        lines += [f"# {line}" for line in _wrap(text)]
-        value = effective.get(key, action.default)
-        shown = f'"{value:04o}"' if action.metavar == "MODE" else _toml(value)
-        lines.append(f"# {key} = {shown}")
-        lines.append("")
-    return "\n".join(lines)
-
-
-def _wrap(text: str, width: int = 76) -> list[str]:
-    words, lines, line = text.split(), [], ""
-    for word in words:
-        if line and len(line) + 1 + len(word) > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}".strip()
-    return [*lines, line] if line else lines
-
-
-def _toml(value: Any) -> str:
-    if value is None:
-        return "(not set)"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return f"{value:g}" if isinstance(value, float) else str(value)
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-if __name__ == "__main__":  # python -m mailspy.commands.config > contrib/mailspy.conf
-    from mailspy.commands import run
-
-    _parser = argparse.ArgumentParser(add_help=False)
-    run.add_arguments(_parser)
-    print(commented_default(_parser))

@@ -10,10 +10,6 @@ ones, logrotate rotates the logs with the installed snippet and SIGUSR1 makes
 the daemon, as the mailspy user, write to new files. The purge must leave the
 machine as it was. Every module fixture undoes what it did, also when a test
 fails; the tests run in the order written.
-
-Features the unit is written for that the daemon does not have yet are tested
-here and skipped, each with the feature it waits for, until the installed
-mailspy has it (`PENDING`).
 """
 
 from __future__ import annotations
@@ -56,35 +52,6 @@ SUMMARY = LOGS / "mailspy"
 RULES = Path("/etc/mailspy/rules.d")
 OLD_LOG = "26-11-20 09:00\ttime=1795165200\tfrom=<old@example.org>\tto=<x@example.net>\n"
 MESSAGE = "From: ann@example.org\nTo: bob@example.net\nSubject: {subject}\n\nhello\n"
-
-
-def installed_command(name: str) -> bool:
-    return subprocess.run(["/usr/bin/mailspy", name, "--help"],
-                          capture_output=True).returncode == 0
-
-
-def installed_source_mentions(text: str) -> bool:
-    package = Path("/usr/lib/python3/dist-packages/mailspy")
-    return any(text in path.read_text(errors="replace") for path in package.rglob("*.py"))
-
-
-# What the unit and the conffile are written for, with how to tell that the installed
-# mailspy has it: the tests that need it run from then on.
-PENDING = {
-    "reload": ("`mailspy reload` (the unit's ExecReload=)",
-               lambda: installed_command("reload")),
-    "status": ("`mailspy status`", lambda: installed_command("status")),
-    "notify": ("readiness notification, READY=1 to $NOTIFY_SOCKET (the unit's Type=notify)",
-               lambda: installed_source_mentions("NOTIFY_SOCKET")),
-    "log defaults": ("default logs /var/log/mailspy/mailspy and /var/log/mailspy/headers",
-                     lambda: installed_source_mentions('"/var/log/mailspy/headers"')),
-}
-
-
-def need(feature: str) -> None:
-    what, present = PENDING[feature]
-    if not present():
-        pytest.skip(f"the installed mailspy lacks {what}")
 
 
 # -- the package -----------------------------------------------------------------------
@@ -381,7 +348,6 @@ def test_the_daemon_runs_as_the_mailspy_user_and_listens_on_the_unit_socket(
 
 
 def test_the_daemon_tells_systemd_it_is_ready(service: Service) -> None:
-    need("notify")
     eventually(lambda: "READY=1" in service.notifications(), 30)
 
 
@@ -415,7 +381,6 @@ def test_sighup_takes_good_rules_and_refuses_broken_ones(service: Service,
 
 
 def test_mailspy_reload_says_whether_the_new_rules_are_live(service: Service) -> None:
-    need("reload")
     rules = RULES / "10-reload-command.rules"
     try:
         rules.write_text('rule "fine" {\n    when subject contains "x"\n    log-summary\n}\n')
@@ -431,7 +396,6 @@ def test_mailspy_reload_says_whether_the_new_rules_are_live(service: Service) ->
 
 
 def test_mailspy_status_reports_the_running_daemon(service: Service) -> None:
-    need("status")
     unit = service.unit
     done = subprocess.run(sandboxed(unit, ["/usr/bin/mailspy", "status"]),
                           capture_output=True, text=True, timeout=60)
@@ -441,7 +405,6 @@ def test_mailspy_status_reports_the_running_daemon(service: Service) -> None:
 
 def test_a_bare_log_headers_writes_into_the_log_directory(service: Service,
                                                           postfix: PrivatePostfix) -> None:
-    need("log defaults")
     rules = RULES / "10-headers.rules"
     try:
         rules.write_text('rule "headers" {\n    when subject contains "dump"\n'
