@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from mailspy import defaults
+from mailspy.diagnostics import counted
 
 NOT_RUNNING = 3  # like `systemctl status` for a unit that is not active
 
@@ -85,8 +86,9 @@ def describe(status: dict[str, Any]) -> str:
     lines = [
         f"mailspy {status.get('version', '?')}, pid {status.get('pid', '?')}, up "
         f"{_duration(status.get('uptime', 0))}, listening on {status.get('socket', '?')}",
-        f"rules: {rules.get('count', 0)} from {len(rules.get('files', []))} files, "
-        f"loaded {loaded}",
+        f"rules: {counted(rules.get('count', 0), 'rule')} from "
+        f"{counted(len(rules.get('files', [])), 'file')}, loaded {loaded}",
+        *(f"  {name}" for name in rules.get("files", [])),
         f"messages: {status.get('messages', 0)}; end-of-message p50 "
         f"{eom.get('p50', 0):.2f} ms, p99 {eom.get('p99', 0):.2f} ms",
         f"connections: {status.get('connections', {}).get('open', 0)} open, "

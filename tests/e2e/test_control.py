@@ -83,7 +83,7 @@ def test_status_says_what_the_daemon_is_doing(setup: Setup) -> None:
     assert status["spool"] == {"queued": 0, "dead": 0, "oldest": 0.0}
     assert status["end_of_message"]["p99"] > 0
     human = mailspy_process("status", "--runtime-dir", runtime(setup))
-    assert "rules: 2 from 1 files" in human.stdout and "finance  2" in human.stdout
+    assert "rules: 2 rules from 1 file" in human.stdout and "finance  2" in human.stdout
 
 
 def test_no_daemon_is_one_line_and_status_3(tmp_path: Path) -> None:
