@@ -255,11 +255,12 @@ class Daemon:
 
     def _check_targets(self, rules: RuleSet, found: list[Diagnostic] | None = None) -> None:
         """What the user mailspy runs as cannot use: refused like a broken rule."""
-        problems = target_problems(rules)
-        for diagnostic in problems:
-            log.error("%s", diagnostic)
+        found_here = target_problems(rules)
+        for diagnostic in found_here:
+            log.log(logging.ERROR if diagnostic.is_error else logging.WARNING, "%s", diagnostic)
         if found is not None:
-            found += problems
+            found += found_here
+        problems = [d for d in found_here if d.is_error]
         if problems:
             raise StartError(f"{counted(len(problems), 'target')} that user "
                              f"{privileges.user_name()} cannot use; fix them and check with: "

@@ -14,7 +14,7 @@ import shutil
 from collections.abc import Iterable
 
 from mailspy import safefs
-from mailspy.actions.action import COMMAND, PATH
+from mailspy.actions.action import COMMAND, LOG, PATH
 from mailspy.actions.registry import ACTIONS
 from mailspy.diagnostics import Diagnostic, error, warning
 from mailspy.rules.ast import Rule
@@ -64,9 +64,11 @@ def _pipe_programs(rules: list[Rule]) -> list[Diagnostic]:
 
 def target_problems(rules: RuleSet) -> list[Diagnostic]:
     """What keeps the user mailspy runs as (the caller) from using each target: a log
-    it cannot create or open, a Maildir whose parent is missing. The daemon checks
-    this after dropping privileges, at start and on every reload; `check-rules`
-    checks it as the daemon's user. Each target is probed once."""
+    it cannot create or open (an error: its records would be lost), a Maildir whose
+    parent is missing (a warning: its copies wait in the spool and are retried, so
+    a disk that is away for a while does not stop mail). The daemon checks this
+    after dropping privileges, at start and on every reload; `check-rules` checks
+    it as the daemon's user. Each target is probed once."""
     found: list[Diagnostic] = []
     seen: set[tuple[str, str]] = set()
     for rule in rules.rules:
@@ -76,7 +78,12 @@ def target_problems(rules: RuleSet) -> list[Diagnostic]:
                 continue
             seen.add((action.name, action.target))
             if problem := spec.probe(action.target):
-                found.append(error(action.position or rule.position, problem))
+                where = action.position or rule.position
+                if spec.kind == LOG:
+                    found.append(error(where, problem))
+                else:
+                    found.append(warning(where, f"{problem} (until then its copies wait in "
+                                                "the spool)"))
     return found
 
 
