@@ -30,13 +30,15 @@ def test_the_installed_wheel_checks_rules_outside_the_repository(tmp_path: Path)
     rules.mkdir()
     (rules / "a.rules").write_text('rule "a" { when sender matches "*@x" log-summary }')
     (rules / "b.rules").write_text('rule "b" { when sendr is "" log-summary }')
-    done = subprocess.run([venv / "bin" / "mailspy", "check-rules", "-d", str(rules)],
+    done = subprocess.run([venv / "bin" / "mailspy", "check-rules", "--offline", "-d",
+                           str(rules)],
                           capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert done.returncode == 1
     assert done.stderr.startswith(
         f"{rules}/b.rules:1:17: error: unknown field 'sendr'; did you mean 'sender'?")
     (rules / "b.rules").unlink()
-    done = subprocess.run([venv / "bin" / "mailspy", "check-rules", "-d", str(rules)],
+    done = subprocess.run([venv / "bin" / "mailspy", "check-rules", "--offline", "-d",
+                           str(rules)],
                           capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert (done.returncode, done.stdout) == (0, "1 rule in 1 file, all valid\n")
 
