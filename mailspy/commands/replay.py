@@ -1,10 +1,10 @@
 """`mailspy replay SOURCE`: the rules over last month's mail, running no action.
 
 SOURCE is a Maildir, an mbox file or a directory of message files. The
-envelope of each message is rebuilt from what delivery left in it:
-Return-Path for the sender, X-Mailspy-Envelope-To (mailspy's own archive
-copies) or Delivered-To for the recipients, else From: and To:/Cc:. The
-result is how many messages each rule would have matched, with examples.
+envelope of each message is rebuilt as `test-rules` and the fixtures
+rebuild it (`message.parse.rebuild_envelope`): from what delivery left in
+it, else from its From:, To: and Cc:. The result is how many messages each
+rule would have matched, with examples.
 """
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ from typing import BinaryIO, TextIO, cast
 
 from mailspy.actions.clean import clean
 from mailspy.evaluate import evaluate
-from mailspy.message.model import Envelope, Message, strip_angles
-from mailspy.message.parse import envelope_from_headers, read_message
+from mailspy.message.parse import read_message, rebuild_envelope
 from mailspy.rules.compile import RuleSet
 
 EXAMPLES = 3
@@ -57,7 +56,7 @@ def replay(rules: RuleSet, source: Path, progress: Progress | None = None) -> Re
                 result.unreadable += 1
                 continue
         try:
-            message.envelope = replay_envelope(message)
+            message.envelope = rebuild_envelope(message).envelope
             for rule in evaluate(rules, message).rules:
                 tally = result.tallies[rule.name]
                 tally.matched += 1
@@ -88,17 +87,6 @@ def messages_in(source: Path) -> tuple[int, Iterator[BinaryIO]]:
         box = mailbox.mbox(source, factory=None, create=False)
     keys = sorted(box.iterkeys())
     return len(keys), (cast(BinaryIO, box.get_file(key)) for key in keys)
-
-
-def replay_envelope(message: Message) -> Envelope:
-    from_headers = envelope_from_headers(message)
-    return_path = message.header_values("Return-Path")
-    recipients = message.header_values("X-Mailspy-Envelope-To") or \
-        message.header_values("Delivered-To")
-    return Envelope(
-        mail_from=f"<{strip_angles(return_path[0])}>" if return_path else from_headers.mail_from,
-        rcpt_to=[f"<{strip_angles(r)}>" for r in recipients] or from_headers.rcpt_to,
-    )
 
 
 class Progress:
