@@ -71,6 +71,8 @@ def replay(rules: RuleSet, source: Path, progress: Progress | None = None) -> Re
                 message = read_message(fp)
         except OSError as exc:
             _unreadable(result, exc, name)
+            if progress:
+                progress.update(result.messages + result.unreadable)
             continue
         try:
             message.envelope = rebuild_envelope(message).envelope
@@ -84,10 +86,10 @@ def replay(rules: RuleSet, source: Path, progress: Progress | None = None) -> Re
                 message.body.close()
         result.messages += 1
         if progress:
-            progress.update(result.messages)
+            progress.update(result.messages + result.unreadable)
     result.seconds = time.monotonic() - started
     if progress:
-        progress.done(result.messages)
+        progress.done(result.messages + result.unreadable)  # every message looked at
     return result
 
 
