@@ -140,7 +140,7 @@ def test_messages_that_cannot_be_read_are_counted_and_named_not_a_traceback(rule
                     "denied); run replay as a user who can read them, e.g. root or their owner")
 
 
-@pytest.mark.parametrize("kind", ["mbox", "maildir", "directory"])
+@pytest.mark.parametrize("kind", ["mbox", "maildir", "directory", "below a closed folder"])
 def test_a_source_that_cannot_be_read_is_one_line_saying_what_to_do(rules_dir, kind):
     with public_dir() as base:
         rules = base / "rules.d"
@@ -154,10 +154,17 @@ def test_a_source_that_cannot_be_read_is_one_line_saying_what_to_do(rules_dir, k
         elif kind == "maildir":
             deliver(source, Message(Envelope("<a@x>", ["<b@y>"]), [("Subject", "s")],
                                     io.BytesIO(b"hi\n"), 3))
-        else:
+        elif kind == "directory":
             source.mkdir()
             (source / "1.eml").write_bytes(raw(0, "s0"))
-        source.chmod(0o600 if kind == "mbox" else 0o700)  # root's
+        else:
+            source.mkdir()
+            source = source / "inbox"  # nobody cannot even look whether it exists
+            source.write_bytes(raw(0, "s0"))
+        if kind == "below a closed folder":
+            source.parent.chmod(0o700)
+        else:
+            source.chmod(0o600 if kind == "mbox" else 0o700)  # root's
         done = mailspy_as_nobody("replay", "-d", str(rules), str(source))
     assert done.returncode == 1
     assert done.stderr.splitlines() == [

@@ -206,13 +206,14 @@ def as_json(result: Replay) -> str:
 
 def main(rules: RuleSet, source: str, as_json_output: bool) -> int:
     path = Path(source)
-    if not path.exists():
-        print(f"mailspy: error: '{source}' does not exist; give a Maildir, an mbox or a "
-              "directory of messages", file=sys.stderr)
-        return 2
     try:
+        if not path.exists():
+            print(f"mailspy: error: '{source}' does not exist; give a Maildir, an mbox or a "
+                  "directory of messages", file=sys.stderr)
+            return 2
         result = replay(rules, path, Progress())
-    except SourceError as exc:
+    except (SourceError, PermissionError) as caught:
+        exc = caught if isinstance(caught, SourceError) else SourceError(caught)
         advice = "; run replay as a user who can read it, e.g. root or its owner" \
             if isinstance(exc.error, PermissionError) else ""
         print(f"mailspy: error: cannot read '{source}': {exc}{advice}", file=sys.stderr)
