@@ -141,11 +141,10 @@ def rebuild_envelope(message: Message, sender: str | None = None,
 
 
 def _file_sender(message: Message) -> tuple[str, str]:
-    return_path = message.header_values("Return-Path")[:1]
-    for value in return_path:
-        found = _angle_address(value)
-        if found is not None:
-            return found, "Return-Path:"
+    return_path = message.header_values("Return-Path")
+    found = _angle_address(return_path[0]) if return_path else None
+    if found is not None:
+        return found, "Return-Path:"
     senders = _addresses(message.header_values("From"))
     return (senders[0], "From:") if senders else ("", "")
 
