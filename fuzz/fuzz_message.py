@@ -137,10 +137,10 @@ def _check_summary(line: str, message) -> None:
     line.encode("utf-8")
     fields = line[:-1].split("\t")
     rcpts, files = len(message.envelope.rcpt_to), len(message.attachments)
-    assert len(fields) == 5 + rcpts + files, fields
+    assert len(fields) == 6 + rcpts + files, fields
     assert _DATE.fullmatch(fields[0]) and fields[1] == f"time={int(RECEIVED_AT)}"
-    prefixes = ["from=", *["to="] * rcpts, f"size={message.body_size}", "subject=",
-                *["file="] * files]
+    prefixes = ["from=<", *["to=<"] * rcpts, f"size={message.body_size}", "subject=",
+                *["file="] * files, "queue=FUZZ"]
     for field, prefix in zip(fields[2:], prefixes, strict=True):
         assert field.startswith(prefix) and _UNSAFE.search(field) is None, field
 
@@ -155,7 +155,7 @@ def _check_header_block(block: bytes, message) -> None:
     assert not [line for line in lines[1:] if line.startswith(b"From ")]
     assert block.endswith(b"\n\n") and block.find(b"\n\n") == len(block) - 2
     parsed = _PARSER.parsebytes(block.split(b"\n", 1)[1], headersonly=True)
-    assert parsed.keys() == ["X-Timestamp", *_names(message)]
+    assert parsed.keys() == ["X-Timestamp", "X-Queue-Id", *_names(message)]
     assert parsed.get_payload() == ""
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import mailbox
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from mailspy.commands.replay import Progress, replay
 from mailspy.message.model import Envelope, Message
 from mailspy.rules.load import load_rules
 from tests.command import mailspy
+from tests.unprivileged import mailspy_as_nobody, public_dir, readable_by_all
 
 RULES = """
 rule "cfo" { when recipient is "cfo@corp.example" log-summary }
@@ -115,3 +118,63 @@ def test_hostile_messages_do_not_stop_a_replay(tmp_path, rules_dir):
     (folder / "c").write_bytes(b"")
     result = replay(load_rules(rules_dir).rules, folder)
     assert result.messages == 3
+
+
+def test_messages_that_cannot_be_read_are_counted_and_named_not_a_traceback(rules_dir):
+    with public_dir() as base:
+        rules = base / "rules.d"
+        shutil.copytree(rules_dir, rules)
+        folder = base / "mail"
+        folder.mkdir()
+        for i in range(3):
+            (folder / f"{i}.eml").write_bytes(raw(i, f"s{i}"))
+        readable_by_all(rules, rules / "a.rules", folder, folder / "0.eml", folder / "2.eml")
+        (folder / "1.eml").chmod(0o600)  # root's
+        done = mailspy_as_nobody("replay", "-d", str(rules), str(folder))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0].startswith("2 messages in ")
+    assert done.stdout.splitlines()[0].endswith(", 1 unreadable")
+    assert "Traceback" not in done.stderr
+    [note] = [line for line in done.stderr.splitlines() if line.startswith("mailspy:")]
+    assert note == (f"mailspy: note: 1 message could not be read ({folder}/1.eml: Permission "
+                    "denied); run replay as a user who can read them, e.g. root or their owner")
+
+
+@pytest.mark.parametrize("kind", ["mbox", "maildir", "directory", "below a closed folder"])
+def test_a_source_that_cannot_be_read_is_one_line_saying_what_to_do(rules_dir, kind):
+    with public_dir() as base:
+        rules = base / "rules.d"
+        shutil.copytree(rules_dir, rules)
+        readable_by_all(rules, rules / "a.rules")
+        source = base / "source"
+        if kind == "mbox":
+            box = mailbox.mbox(source)
+            box.add(raw(0, "s0"))
+            box.close()
+        elif kind == "maildir":
+            deliver(source, Message(Envelope("<a@x>", ["<b@y>"]), [("Subject", "s")],
+                                    io.BytesIO(b"hi\n"), 3))
+        elif kind == "directory":
+            source.mkdir()
+            (source / "1.eml").write_bytes(raw(0, "s0"))
+        else:
+            source.mkdir()
+            source = source / "inbox"  # nobody cannot even look whether it exists
+            source.write_bytes(raw(0, "s0"))
+        if kind == "below a closed folder":
+            source.parent.chmod(0o700)
+        else:
+            source.chmod(0o600 if kind == "mbox" else 0o700)  # root's
+        done = mailspy_as_nobody("replay", "-d", str(rules), str(source))
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"mailspy: error: cannot read '{source}': Permission denied; run replay as a user "
+        "who can read it, e.g. root or its owner"]
+
+
+def test_a_fifo_in_a_directory_of_messages_is_skipped_not_opened(tmp_path, rules_dir):
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    (folder / "1.eml").write_bytes(raw(1, "s1"))
+    os.mkfifo(folder / "pipe")  # opening it would wait for a writer forever
+    assert replay(load_rules(rules_dir).rules, folder).messages == 1

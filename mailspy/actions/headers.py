@@ -2,9 +2,17 @@
 
     From SENDER Thu Nov 26 12:00:00 2026
     X-Timestamp: EPOCH
+    X-Queue-Id: QUEUEID
     Name: value
     ...
     <blank line>
+
+`X-Queue-Id:` is mailspy's own line, not the original's: the MTA's queue
+id, to join a block with the MTA's log; it is always there (empty when the
+MTA gave none), right after `X-Timestamp:`. Both come before the message's
+headers, so when a message carries a header of the same name, the first
+`X-Timestamp:` and the first `X-Queue-Id:` of a block are mailspy's (what
+Python's `message["X-Queue-Id"]` returns); the message's follow.
 
 The log is bytes-faithful: header values are written with the bytes the
 MTA sent (8-bit bytes restored from surrogateescape, folds kept as LF plus
@@ -53,6 +61,8 @@ def format_header_block(message: Message) -> bytes:
     """The header log record for a message, ending in a blank line."""
     out = bytearray(from_line(message))
     out += b"X-Timestamp: %d\n" % int(message.received_at)
+    queue_id = clean(message.envelope.queue_id)
+    out += (f"X-Queue-Id: {queue_id}" if queue_id else "X-Queue-Id:").encode() + b"\n"
     for name, value in message.headers:
         out += header_name_bytes(name) + b": "
         out += header_bytes(value).replace(b"\x00", b"\\x00") + b"\n"

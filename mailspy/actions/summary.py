@@ -1,8 +1,11 @@
 """log-summary: the original mailspy's one-line, tab-separated record.
 
-The layout is the original's, so its log tools keep working; only the
-value cutting (79 characters, 1024 bytes of recipients) is gone. With
-`format json` the record is a JSON line instead (summary_json.py).
+The layout is the original's, so its log tools keep working: its report
+parser (htmlspy.pl) reads `key=value` fields by name and skips keys it does
+not know, which lets the line end with one field of mailspy's own, the
+MTA's queue id (`queue=`), to join a record with the MTA's log. The value
+cutting (79 characters, 1024 bytes of recipients) is gone. With `format
+json` the record is a JSON line instead (summary_json.py).
 """
 
 from __future__ import annotations
@@ -26,16 +29,19 @@ def format_summary(message: Message) -> str:
     """The summary line for a message, newline included.
 
     `YY-MM-DD HH:MM<TAB>time=EPOCH<TAB>from=<S><TAB>to=<R>...<TAB>size=N
-    <TAB>subject=TEXT<TAB>file=NAME...`: date in UTC, envelope addresses as
-    the MTA sent them (angle brackets kept, a bounce is `<>`), one `to=` per
-    recipient, one `file=` per attachment, every value through `clean()`.
+    <TAB>subject=TEXT<TAB>file=NAME...<TAB>queue=ID`: date in UTC; envelope
+    addresses always in angle brackets, whether or not the MTA sent them so
+    (Postfix hands a local submission's over bare), a bounce `from=<>`; one
+    `to=` per recipient, one `file=` per attachment; the queue id last,
+    empty when the MTA gave none; every value through `clean()`.
     """
     stamp = time.strftime("%y-%m-%d %H:%M", time.gmtime(message.received_at))
     envelope = message.envelope
-    fields = [stamp, f"time={int(message.received_at)}", f"from={clean(envelope.mail_from)}"]
-    fields += [f"to={clean(rcpt)}" for rcpt in envelope.rcpt_to]
+    fields = [stamp, f"time={int(message.received_at)}", f"from=<{clean(envelope.sender)}>"]
+    fields += [f"to=<{clean(rcpt)}>" for rcpt in envelope.recipients]
     fields += [f"size={message.body_size}", f"subject={clean(message.subject)}"]
     fields += [f"file={clean(a.name)}" for a in message.attachments]
+    fields.append(f"queue={clean(envelope.queue_id)}")
     return "\t".join(fields) + "\n"
 
 

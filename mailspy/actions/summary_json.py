@@ -74,7 +74,7 @@ def json_summary(message: Message, rules: list[str]) -> dict[str, Any]:
         "helo": neutralise(envelope.helo),
         "auth_user": neutralise(envelope.auth_user),
         "sender": neutralise(envelope.sender),
-        "mail_from": neutralise(envelope.mail_from),
+        "mail_from": f"<{neutralise(envelope.sender)}>",
         "recipients": [neutralise(rcpt) for rcpt in envelope.recipients],
         "subject": neutralise(message.subject),
         "size": message.body_size,
@@ -88,9 +88,10 @@ def format_json_summary(message: Message, rules: list[str]) -> str:
 
     `time` is ISO 8601 UTC to the second and `epoch` the same instant in
     whole seconds; `sender` and `recipients` are bare addresses (`""` for a
-    bounce), `mail_from` is MAIL FROM as the MTA sent it; `size` is the
-    body's size in bytes; `rules` the names of the rules that fired, in
-    order.
+    bounce), `mail_from` is the sender in angle brackets (`<>` for a
+    bounce) as the summary line's `from=` writes it, whether or not the MTA
+    sent the brackets; `size` is the body's size in bytes; `rules` the
+    names of the rules that fired, in order.
     """
     text = json.dumps(json_summary(message, rules), ensure_ascii=False)
     text = _LINE_BREAKERS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

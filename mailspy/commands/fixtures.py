@@ -3,7 +3,7 @@
 DIR holds message files (`NAME.eml`) each beside a sidecar `NAME.toml`:
 
     # invoice.toml
-    from = "billing@bank.example"          # the envelope; absent: from the headers
+    from = "billing@bank.example"          # the envelope; absent: as test-rules rebuilds it
     to = ["cfo@corp.example"]
     client-address = "192.0.2.7"           # also client-name, helo, auth-user, queue-id
     rules = ["finance", "everything"]      # the rules that must fire, in order
@@ -26,7 +26,7 @@ from typing import Any
 
 from mailspy.evaluate import Verdict, evaluate
 from mailspy.message.model import Envelope, Message
-from mailspy.message.parse import envelope_from_headers, read_message
+from mailspy.message.parse import read_message, rebuild_envelope
 from mailspy.rules.compile import RuleSet
 
 _ENVELOPE_KEYS = {"client-address": "client_address", "client-name": "client_name",
@@ -64,11 +64,11 @@ def run_fixture(rules: RuleSet, message_path: Path) -> FixtureResult:
 
 
 def fixture_envelope(message: Message, expected: dict[str, Any]) -> Envelope:
-    headers = envelope_from_headers(message)
-    envelope = Envelope(
-        mail_from=f"<{expected['from']}>" if "from" in expected else headers.mail_from,
-        rcpt_to=[f"<{r}>" for r in expected["to"]] if "to" in expected else headers.rcpt_to,
-    )
+    """The sidecar's from/to, else the envelope rebuilt from the message as test-rules and
+    replay rebuild it; the sidecar's other envelope keys on top."""
+    sender = str(expected["from"]) if "from" in expected else None
+    recipients = [str(r) for r in expected["to"]] if "to" in expected else None
+    envelope = rebuild_envelope(message, sender, recipients).envelope
     for key, attribute in _ENVELOPE_KEYS.items():
         if key in expected:
             setattr(envelope, attribute, str(expected[key]))

@@ -1,28 +1,29 @@
 """`mailspy replay SOURCE`: the rules over last month's mail, running no action.
 
 SOURCE is a Maildir, an mbox file or a directory of message files. The
-envelope of each message is rebuilt from what delivery left in it:
-Return-Path for the sender, X-Mailspy-Envelope-To (mailspy's own archive
-copies) or Delivered-To for the recipients, else From: and To:/Cc:. The
-result is how many messages each rule would have matched, with examples.
+envelope of each message is rebuilt as `test-rules` and the fixtures
+rebuild it (`message.parse.rebuild_envelope`): from what delivery left in
+it, else from its From:, To: and Cc:. The result is how many messages each
+rule would have matched, with examples.
 """
 
 from __future__ import annotations
 
 import json
 import mailbox
+import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO, TextIO, cast
 
 from mailspy.actions.clean import clean
 from mailspy.evaluate import evaluate
-from mailspy.message.model import Envelope, Message, strip_angles
-from mailspy.message.parse import envelope_from_headers, read_message
+from mailspy.message.parse import read_message, rebuild_envelope
 from mailspy.rules.compile import RuleSet
 
 EXAMPLES = 3
@@ -41,23 +42,40 @@ class Replay:
     unreadable: int = 0
     seconds: float = 0.0
     tallies: dict[str, RuleTally] = field(default_factory=dict)
+    first_unreadable: OSError | None = None  # what the first unreadable message said
+    denied: bool = False  # whether any was unreadable for want of permission
+
+
+class SourceError(Exception):
+    """SOURCE itself cannot be read: nothing to replay."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error.strerror or str(error))
+        self.error = error
+
+
+Opener = Callable[[], BinaryIO]
 
 
 def replay(rules: RuleSet, source: Path, progress: Progress | None = None) -> Replay:
+    """Raises SourceError when SOURCE cannot be read; a message that cannot be is
+    counted in `unreadable` and the replay goes on."""
     result = Replay(tallies={r.name: RuleTally(r.name) for r in rules.rules})
     started = time.monotonic()
     total, files = messages_in(source)
     if progress:
         progress.total = total
-    for opened in files:
-        with closing(opened) as fp:
-            try:
-                message = read_message(fp)
-            except OSError:
-                result.unreadable += 1
-                continue
+    for name, opener in files:
         try:
-            message.envelope = replay_envelope(message)
+            with closing(opener()) as fp:
+                message = read_message(fp)
+        except OSError as exc:
+            _unreadable(result, exc, name)
+            if progress:
+                progress.update(result.messages + result.unreadable)
+            continue
+        try:
+            message.envelope = rebuild_envelope(message).envelope
             for rule in evaluate(rules, message).rules:
                 tally = result.tallies[rule.name]
                 tally.matched += 1
@@ -68,37 +86,65 @@ def replay(rules: RuleSet, source: Path, progress: Progress | None = None) -> Re
                 message.body.close()
         result.messages += 1
         if progress:
-            progress.update(result.messages)
+            progress.update(result.messages + result.unreadable)
     result.seconds = time.monotonic() - started
     if progress:
-        progress.done(result.messages)
+        progress.done(result.messages + result.unreadable)  # every message looked at
     return result
 
 
-def messages_in(source: Path) -> tuple[int, Iterator[BinaryIO]]:
-    """How many messages, and their raw files one at a time: a Maildir, an mbox, or a
-    directory of message files (searched recursively)."""
-    if source.is_dir() and all((source / d).is_dir() for d in ("cur", "new", "tmp")):
-        box: mailbox.Mailbox[mailbox.Message] = mailbox.Maildir(source, factory=None,
-                                                                  create=False)
-    elif source.is_dir():
-        paths = sorted(p for p in source.rglob("*") if p.is_file())
-        return len(paths), (open(p, "rb") for p in paths)  # closed by the caller
-    else:
-        box = mailbox.mbox(source, factory=None, create=False)
-    keys = sorted(box.iterkeys())
-    return len(keys), (cast(BinaryIO, box.get_file(key)) for key in keys)
+def _unreadable(result: Replay, error: OSError, name: str) -> None:
+    result.unreadable += 1
+    result.denied = result.denied or isinstance(error, PermissionError)
+    if result.first_unreadable is None:
+        if error.filename is None:
+            error.filename = name
+        result.first_unreadable = error
 
 
-def replay_envelope(message: Message) -> Envelope:
-    from_headers = envelope_from_headers(message)
-    return_path = message.header_values("Return-Path")
-    recipients = message.header_values("X-Mailspy-Envelope-To") or \
-        message.header_values("Delivered-To")
-    return Envelope(
-        mail_from=f"<{strip_angles(return_path[0])}>" if return_path else from_headers.mail_from,
-        rcpt_to=[f"<{strip_angles(r)}>" for r in recipients] or from_headers.rcpt_to,
-    )
+def messages_in(source: Path) -> tuple[int, Iterator[tuple[str, Opener]]]:
+    """How many messages, and a way to open each (its name, an opener): a Maildir, an
+    mbox, or a directory of message files (searched recursively). SourceError when
+    SOURCE cannot be read; an unreadable subdirectory yields an opener that raises."""
+    try:
+        if source.is_dir() and all((source / d).is_dir() for d in ("cur", "new", "tmp")):
+            box: mailbox.Mailbox[mailbox.Message] = mailbox.Maildir(source, factory=None,
+                                                                      create=False)
+        elif source.is_dir():
+            return _files_below(source)
+        else:
+            box = mailbox.mbox(source, factory=None, create=False)
+        keys = sorted(box.iterkeys())
+    except OSError as exc:
+        raise SourceError(exc) from exc
+    return len(keys), ((f"{source}: {key}", partial(_maildir_file, box, key)) for key in keys)
+
+
+def _maildir_file(box: mailbox.Mailbox[mailbox.Message], key: str) -> BinaryIO:
+    return cast(BinaryIO, box.get_file(key))
+
+
+def _files_below(top: Path) -> tuple[int, Iterator[tuple[str, Opener]]]:
+    found: list[tuple[str, Opener]] = []
+
+    def cannot_list(error: OSError) -> None:
+        if Path(error.filename or top) == top:
+            raise SourceError(error)
+        found.append((str(error.filename), partial(_raise, error)))
+
+    for folder, _, names in os.walk(top, onerror=cannot_list):
+        found += [(str(path), partial(_open, path))
+                  for path in (Path(folder, name) for name in names) if path.is_file()]
+    found.sort(key=lambda item: item[0])
+    return len(found), iter(found)
+
+
+def _open(path: Path) -> BinaryIO:
+    return open(path, "rb")  # closed by the caller
+
+
+def _raise(error: OSError) -> BinaryIO:
+    raise error
 
 
 class Progress:
@@ -160,10 +206,30 @@ def as_json(result: Replay) -> str:
 
 def main(rules: RuleSet, source: str, as_json_output: bool) -> int:
     path = Path(source)
-    if not path.exists():
-        print(f"mailspy: error: '{source}' does not exist; give a Maildir, an mbox or a "
-              "directory of messages", file=sys.stderr)
-        return 2
-    result = replay(rules, path, Progress())
+    try:
+        if not path.exists():
+            print(f"mailspy: error: '{source}' does not exist; give a Maildir, an mbox or a "
+                  "directory of messages", file=sys.stderr)
+            return 2
+        result = replay(rules, path, Progress())
+    except (SourceError, PermissionError) as caught:
+        exc = caught if isinstance(caught, SourceError) else SourceError(caught)
+        advice = "; run replay as a user who can read it, e.g. root or its owner" \
+            if isinstance(exc.error, PermissionError) else ""
+        print(f"mailspy: error: cannot read '{source}': {exc}{advice}", file=sys.stderr)
+        return 1
     print(as_json(result) if as_json_output else as_table(result))
+    if result.first_unreadable is not None:
+        print(unreadable_note(result), file=sys.stderr)
     return 0
+
+
+def unreadable_note(result: Replay) -> str:
+    error = result.first_unreadable
+    assert error is not None
+    count = result.unreadable
+    what = f"{count} message{'s' if count != 1 else ''} could not be read"
+    first = f"{'first: ' if count > 1 else ''}{error.filename}: {error.strerror or error}"
+    advice = "; run replay as a user who can read them, e.g. root or their owner" \
+        if result.denied else ""
+    return f"mailspy: note: {what} ({first}){advice}"

@@ -3,15 +3,24 @@
 `list` shows every entry with its copies; `retry` brings dead copies back
 (and makes waiting ones due now); `drop` deletes entries. The daemon picks
 up revived entries at its next scan (--scan-interval) or on SIGHUP.
+
+Each verb first checks the spool is one (a missing directory is an error,
+not an empty spool) and turns a spool the user may not read into one line
+naming who can: the spool is 0700, its owner's.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import pwd
+import shlex
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
+from mailspy import defaults
 from mailspy.actions.clean import clean
 from mailspy.spool.entry import PENDING, Meta, UnreadableEntryError, read_meta
 from mailspy.spool.store import DEAD_DIR, QUEUE, Spool, SpoolBusyError
@@ -31,12 +40,90 @@ def everything(spool: Spool) -> list[tuple[str, str, Meta | None]]:
                 found.append((where, entry_id, read_meta(spool.path(entry_id, where))))
             except UnreadableEntryError:
                 found.append((where, entry_id, None))
+            except PermissionError:
+                raise
             except OSError:
                 continue  # settled or moved while we looked
     return found
 
 
+EXIT_PROBLEM, EXIT_USAGE = 1, 2
+_WHICH = f"give the daemon's --spool-dir (default: {defaults.SPOOL_DIR})"
+
+
 def list_entries(spool: Spool, as_json: bool) -> int:
+    return _guarded(spool, ["list", *(["--json"] if as_json else [])],
+                    lambda: _list_entries(spool, as_json))
+
+
+def retry(spool: Spool, ids: list[str], every: bool) -> int:
+    usage = _usage("retry", ids, every, "--all")
+    if usage:
+        return usage
+    return _guarded(spool, ["retry", *(["--all"] if every else ids)],
+                    lambda: _retry(spool, ids, every))
+
+
+def drop(spool: Spool, ids: list[str], all_dead: bool) -> int:
+    usage = _usage("drop", ids, all_dead, "--all-dead")
+    if usage:
+        return usage
+    return _guarded(spool, ["drop", *(["--all-dead"] if all_dead else ids)],
+                    lambda: _drop(spool, ids, all_dead))
+
+
+def _usage(verb: str, ids: list[str], every: bool, flag: str) -> int:
+    """What `retry`/`drop` act on must be said: nothing given used to do nothing, rc 0."""
+    if ids and every:
+        problem = f"spool {verb} takes IDs or {flag}, not both"
+    elif not ids and not every:
+        problem = f"spool {verb} needs the IDs of the entries to {verb} (see `mailspy spool " \
+                  f"list`), or {flag}"
+    else:
+        return 0
+    print(f"mailspy: error: {problem}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _guarded(spool: Spool, verb: list[str], run: Callable[[], int]) -> int:
+    """Run a verb on a spool that is one, with a spool the user may not read as one
+    line saying who can."""
+    try:
+        problem = _not_a_spool(spool)
+        if problem is None:
+            return run()
+    except PermissionError as exc:
+        problem = f"cannot read the spool {spool.root}: {exc.strerror}; " \
+                  f"{_who_can(spool, verb)}"
+    print(f"mailspy: error: {problem}", file=sys.stderr)
+    return EXIT_PROBLEM
+
+
+def _not_a_spool(spool: Spool) -> str | None:
+    try:
+        names = os.listdir(spool.root)
+    except (FileNotFoundError, NotADirectoryError):
+        return f"the spool {spool.root} does not exist; {_WHICH}"
+    if QUEUE not in names and DEAD_DIR not in names:
+        return f"{spool.root} is not a mailspy spool (it has no {QUEUE}/ or {DEAD_DIR}/); " \
+               f"{_WHICH}"
+    return None
+
+
+def _who_can(spool: Spool, verb: list[str]) -> str:
+    """The command to run as the spool's owner (the user the daemon runs as)."""
+    try:
+        owner = pwd.getpwuid(os.stat(spool.root).st_uid).pw_name
+    except (OSError, KeyError):
+        return "run it as root or as the user the daemon runs as (-u)"
+    words = ["mailspy", "spool"]
+    if str(spool.root) != defaults.SPOOL_DIR:
+        words += ["--spool-dir", str(spool.root)]
+    sudo = "sudo" if owner == "root" else f"sudo -u {shlex.quote(owner)}"
+    return f"run `{sudo} {shlex.join(words + verb)}`"
+
+
+def _list_entries(spool: Spool, as_json: bool) -> int:
     found = everything(spool)
     if as_json:
         print(json.dumps([_as_dict(spool, where, entry_id, meta)
@@ -55,7 +142,7 @@ def list_entries(spool: Spool, as_json: bool) -> int:
         env = meta.envelope
         state = "DEAD " if where == DEAD_DIR else "queued"
         print(f"{meta.id}  {state}  {_age(now - meta.created):>6}  {env.queue_id or '-'}"
-              f"  {clean(env.mail_from)}")
+              f"  <{clean(env.sender)}>")
         for job in meta.jobs:
             detail = job.state
             if job.state == PENDING and job.attempts:
@@ -68,7 +155,7 @@ def list_entries(spool: Spool, as_json: bool) -> int:
     return 0
 
 
-def retry(spool: Spool, ids: list[str], every: bool) -> int:
+def _retry(spool: Spool, ids: list[str], every: bool) -> int:
     targets = [m.id for _, m in entries(spool)] if every else ids
     status = 0
     for entry_id in targets:
@@ -90,7 +177,7 @@ def retry(spool: Spool, ids: list[str], every: bool) -> int:
     return status
 
 
-def drop(spool: Spool, ids: list[str], all_dead: bool) -> int:
+def _drop(spool: Spool, ids: list[str], all_dead: bool) -> int:
     targets = [(w, i) for w, i, _ in everything(spool) if w == DEAD_DIR] if all_dead else \
         [(DEAD_DIR if spool.path(i, DEAD_DIR).exists() else QUEUE, i) for i in ids]
     status = 0
@@ -131,8 +218,8 @@ def _as_dict(spool: Spool, where: str, entry_id: str, meta: Meta | None) -> dict
                 "unreadable": spool.reason(entry_id) or "cannot be read", "copies": []}
     return {"id": meta.id, "state": state,
             "created": meta.created, "queue_id": meta.envelope.queue_id,
-            "sender": meta.envelope.mail_from,
-            "recipients": meta.envelope.rcpt_to,
+            "sender": f"<{meta.envelope.sender}>",
+            "recipients": [f"<{r}>" for r in meta.envelope.recipients],
             "copies": [{"action": j.action, "target": j.target, "state": j.state,
                         "attempts": j.attempts, "next_try": j.next_try,
                         "last_error": j.last_error} for j in meta.jobs]}

@@ -9,8 +9,8 @@ from typing import Any
 from mailspy.actions.clean import clean
 from mailspy.commands.check_rules import rules_for_dry_run
 from mailspy.evaluate import Verdict, evaluate
-from mailspy.message.model import Envelope, Message
-from mailspy.message.parse import envelope_from_headers, read_message
+from mailspy.message.model import Message
+from mailspy.message.parse import read_message, rebuild_envelope
 
 EXIT_OK, EXIT_BAD_RULES, EXIT_BAD_MESSAGE = 0, 1, 2
 
@@ -27,28 +27,25 @@ def main(directory: str | None, files: list[str], message_file: str,
         print(f"mailspy: error: cannot read '{message_file}': {exc.strerror or exc}",
               file=sys.stderr)
         return EXIT_BAD_MESSAGE
-    message.envelope = _envelope(message, sender, recipients)
+    rebuilt = rebuild_envelope(message, sender, recipients or None)
+    if sender is None:
+        taken = _SOURCES.get(rebuilt.sender_from, "no header: empty, as for a bounce")
+        print(f"mailspy: note: no --from given; the sender is taken from {taken}",
+              file=sys.stderr)
+    if not recipients:
+        taken = _SOURCES.get(rebuilt.recipients_from, "no header: there are none")
+        print(f"mailspy: note: no --to given; the recipients are taken from {taken}",
+              file=sys.stderr)
+    message.envelope = rebuilt.envelope
     verdict = evaluate(result.rules, message)
     print(json.dumps(as_dict(verdict, message)) if as_json else as_text(verdict, message))
     return EXIT_OK
 
 
-def _envelope(message: Message, sender: str | None, recipients: list[str]) -> Envelope:
-    """The envelope from --from/--to, filling what is missing from the headers."""
-    from_headers = envelope_from_headers(message)
-    if sender is None:
-        print("mailspy: note: no --from given; the sender is taken from the From: header",
-              file=sys.stderr)
-        mail_from = from_headers.mail_from
-    else:
-        mail_from = f"<{sender}>"
-    if not recipients:
-        print("mailspy: note: no --to given; the recipients are taken from the To: and Cc: "
-              "headers", file=sys.stderr)
-        rcpt_to = from_headers.rcpt_to
-    else:
-        rcpt_to = [f"<{r}>" for r in recipients]
-    return Envelope(mail_from=mail_from, rcpt_to=rcpt_to)
+_SOURCES = {"Return-Path:": "the Return-Path: header", "From:": "the From: header",
+            "X-Mailspy-Envelope-To:": "the X-Mailspy-Envelope-To: headers mailspy wrote",
+            "Delivered-To:": "the first Delivered-To: header",
+            "To: and Cc:": "the To: and Cc: headers"}
 
 
 def as_dict(verdict: Verdict, message: Message) -> dict[str, Any]:

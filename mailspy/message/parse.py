@@ -22,11 +22,13 @@ import io
 import re
 import shutil
 import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import BinaryIO, cast
 
 from mailspy.message.decode import recover_text, unfold
 from mailspy.message.headers import header_fields, line_kind
-from mailspy.message.model import Envelope, Message
+from mailspy.message.model import Envelope, Message, strip_angles
 
 MAX_LINE = 64 * 1024  # bytes read at a time: a line without newline stays bounded
 MAX_HEADER_BLOCK = 8 * 1024 * 1024
@@ -100,15 +102,76 @@ def _drain_line(fp: BinaryIO, line: bytes) -> None:
     _whole_line(fp, line, 0)
 
 
-def envelope_from_headers(message: Message) -> Envelope:
-    """An envelope guessed from From:, To: and Cc:, for a dry run without one."""
+@dataclass(frozen=True)
+class RebuiltEnvelope:
+    """An envelope rebuilt from a message file, and the headers it was read from."""
+
+    envelope: Envelope
+    sender_from: str  # "given", "Return-Path:", "From:", "" (none: a bounce)
+    recipients_from: str  # "given", "X-Mailspy-Envelope-To:", "Delivered-To:",
+    #                       "To: and Cc:", "" (none)
+
+
+def rebuild_envelope(message: Message, sender: str | None = None,
+                     recipients: Sequence[str] | None = None) -> RebuiltEnvelope:
+    """The envelope of a saved message, for the commands that evaluate files
+    (`test-rules`, `replay`, `check-rules --test`): one rule for all three.
+
+    What delivery left in the message first, then the headers its sender
+    wrote. The sender is `sender` when given (`""`: a bounce), else the first
+    `Return-Path:` (`<>`: a bounce), else the first address of `From:`, else
+    a bounce. The recipients are `recipients` when given (an empty list:
+    none), else the `X-Mailspy-Envelope-To:` fields at the top of the header
+    block (where mailspy's Maildir copies write every envelope recipient,
+    Bcc included; the same header lower down came with the message), else
+    the first `Delivered-To:` (the mailbox a delivery left the message in),
+    else the addresses of `To:` and `Cc:`.
+    """
+    if sender is not None:
+        mail_from, sender_from = strip_angles(sender), "given"
+    else:
+        mail_from, sender_from = _file_sender(message)
+    if recipients is not None:
+        rcpt_to, recipients_from = [strip_angles(r) for r in recipients], "given"
+    else:
+        rcpt_to, recipients_from = _file_recipients(message)
+    envelope = Envelope(mail_from=f"<{mail_from}>",
+                        rcpt_to=[f"<{r}>" for r in dict.fromkeys(rcpt_to) if r])
+    return RebuiltEnvelope(envelope, sender_from, recipients_from)
+
+
+def _file_sender(message: Message) -> tuple[str, str]:
+    return_path = message.header_values("Return-Path")
+    found = _angle_address(return_path[0]) if return_path else None
+    if found is not None:
+        return found, "Return-Path:"
     senders = _addresses(message.header_values("From"))
-    recipients = _addresses(message.header_values("To") + message.header_values("Cc"))
-    unique = list(dict.fromkeys(recipients))
-    return Envelope(
-        mail_from=f"<{senders[0]}>" if senders else "<>",
-        rcpt_to=[f"<{address}>" for address in unique],
-    )
+    return (senders[0], "From:") if senders else ("", "")
+
+
+def _file_recipients(message: Message) -> tuple[list[str], str]:
+    ours = []
+    for name, value in message.headers:
+        if name.lower() == "x-mailspy-envelope-to":
+            ours.append(_angle_address(value) or "")
+        elif name.lower() != "return-path":
+            break  # mailspy writes its own at the top, before the message's headers
+    if any(ours):
+        return ours, "X-Mailspy-Envelope-To:"
+    delivered = _addresses(message.header_values("Delivered-To")[:1])
+    if delivered:
+        return delivered, "Delivered-To:"
+    listed = _addresses(message.header_values("To") + message.header_values("Cc"))
+    return (listed, "To: and Cc:") if listed else ([], "")
+
+
+def _angle_address(value: str) -> str | None:
+    """The address of `<a@b>` (`""` for `<>`) or of a bare `a@b`; None when there is none."""
+    text = unfold(recover_text(value[:_ADDRESS_FIELD_LIMIT])).strip()
+    if text.startswith("<") and ">" in text:
+        return text[1:text.index(">")].strip()
+    found = _field_addresses(text)
+    return found[0] if found else None
 
 
 def _addresses(values: list[str]) -> list[str]:

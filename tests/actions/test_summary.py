@@ -10,11 +10,12 @@ NOV_26_2026_NOON = 1795694400.75  # Thu Nov 26 12:00:00.75 2026 UTC
 
 
 def _message(
-    mail_from="<alice@example.org>", rcpt_to=("<bob@example.com>",), subject="Hello", files=()
+    mail_from="<alice@example.org>", rcpt_to=("<bob@example.com>",), subject="Hello", files=(),
+    queue_id="4XyZ1",
 ):
     body = b"line one\r\nline two\r\n"
     msg = Message(
-        envelope=Envelope(mail_from=mail_from, rcpt_to=list(rcpt_to), queue_id="4XyZ1"),
+        envelope=Envelope(mail_from=mail_from, rcpt_to=list(rcpt_to), queue_id=queue_id),
         headers=[("From", "alice@example.org"), ("Subject", subject)],
         body=io.BytesIO(body),
         body_size=len(body),
@@ -34,7 +35,7 @@ def test_exact_line_with_two_recipients_and_two_attachments():
     assert format_summary(msg) == (
         "26-11-26 12:00\ttime=1795694400\tfrom=<alice@example.org>"
         "\tto=<bob@example.com>\tto=<carol@example.com>\tsize=20"
-        "\tsubject=Invoice 7\tfile=invoice.pdf\tfile=terms.txt\n"
+        "\tsubject=Invoice 7\tfile=invoice.pdf\tfile=terms.txt\tqueue=4XyZ1\n"
     )
 
 
@@ -47,7 +48,7 @@ def test_no_attachments_and_empty_subject_still_give_the_subject_field():
     line = format_summary(_message(subject="", files=()))
     assert line == (
         "26-11-26 12:00\ttime=1795694400\tfrom=<alice@example.org>"
-        "\tto=<bob@example.com>\tsize=20\tsubject=\n"
+        "\tto=<bob@example.com>\tsize=20\tsubject=\tqueue=4XyZ1\n"
     )
 
 
@@ -61,7 +62,7 @@ def test_hostile_values_cannot_add_fields_or_lines():
     line = format_summary(msg)
     assert line.count("\n") == 1 and line.endswith("\n")
     fields = line[:-1].split("\t")
-    assert len(fields) == 5 + 2 + 2
+    assert len(fields) == 5 + 2 + 2 + 1
     assert fields[2:] == [
         "from=<>",
         "to=<bob@example.com>",
@@ -70,6 +71,7 @@ def test_hostile_values_cannot_add_fields_or_lines():
         "subject=Hi  X to=<evil@x>",
         "file=a b.exe",
         "file=c\\u2028d\\x1b.scr",
+        "queue=4XyZ1",
     ]
 
 
@@ -83,7 +85,7 @@ def test_long_values_are_never_cut():
 
 def test_undecodable_subject_bytes_are_shown_as_escapes():
     subject = b"Pr\xe9sentation".decode("utf-8", "surrogateescape")
-    assert "\tsubject=Pr\\xe9sentation\n" in format_summary(_message(subject=subject))
+    assert "\tsubject=Pr\\xe9sentation\t" in format_summary(_message(subject=subject))
 
 
 def test_log_summary_appends_one_line(tmp_path):
@@ -92,4 +94,27 @@ def test_log_summary_appends_one_line(tmp_path):
     log_summary(logfile, _message(subject="two"))
     logfile.close()
     lines = (tmp_path / "mailspy").read_text().splitlines()
-    assert [line.rsplit("\t", 1)[1] for line in lines] == ["subject=one", "subject=two"]
+    assert [line.split("\t")[-2:] for line in lines] == [["subject=one", "queue=4XyZ1"],
+                                                         ["subject=two", "queue=4XyZ1"]]
+
+
+def test_the_queue_id_is_the_last_field_and_empty_when_the_mta_gave_none():
+    fields = format_summary(_message(files=["a.pdf"]))[:-1].split("\t")
+    assert fields[-2:] == ["file=a.pdf", "queue=4XyZ1"]
+    assert format_summary(_message(queue_id="")).endswith("\tsubject=Hello\tqueue=\n")
+
+
+def test_a_hostile_queue_id_cannot_add_fields_or_lines():
+    line = format_summary(_message(queue_id="Q1\tfrom=<evil@x>\nnext"))
+    assert line.count("\n") == 1
+    assert line[:-1].split("\t")[-1] == "queue=Q1 from=<evil@x> next"
+
+
+def test_addresses_are_always_in_angle_brackets_however_the_mta_handed_them_over():
+    # Postfix hands a locally submitted message's addresses over without brackets
+    line = format_summary(_message(mail_from="root@host.example", rcpt_to=["ann@example.org",
+                                                                            "<bob@example.com>"]))
+    assert line.split("\t")[2:5] == ["from=<root@host.example>", "to=<ann@example.org>",
+                                      "to=<bob@example.com>"]
+    for bounce in ("<>", ""):
+        assert format_summary(_message(mail_from=bounce)).split("\t")[2] == "from=<>"

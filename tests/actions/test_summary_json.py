@@ -135,6 +135,19 @@ def test_bounce_and_bare_minimum() -> None:
     assert record["size"] == 20
 
 
+def test_mail_from_is_always_in_angle_brackets_as_on_the_summary_line() -> None:
+    # Postfix hands a locally submitted message's sender over without brackets
+    for mail_from, sender, bracketed in (("root@host.example", "root@host.example",
+                                          "<root@host.example>"),
+                                         ("<root@host.example>", "root@host.example",
+                                          "<root@host.example>"),
+                                         ("", "", "<>"), ("<>", "", "<>")):
+        envelope = Envelope(mail_from=mail_from, rcpt_to=["ann@example.org"])
+        record = json.loads(format_json_summary(_message(envelope), []))
+        assert (record["sender"], record["mail_from"]) == (sender, bracketed)
+        assert record["recipients"] == ["ann@example.org"]
+
+
 def test_non_ascii_is_written_as_utf8_and_line_breakers_as_escapes() -> None:
     subject = "café\u2028x\u2029y\x85z\r\nw\x00\x1b[31m\x9b\x7f"
     line = format_json_summary(_message(subject=subject), [])
@@ -235,7 +248,7 @@ def test_any_values_give_one_line_of_json_with_the_values_back(
     raw = line.encode("utf-8")  # strict: valid UTF-8
     record = json.loads(raw)
     assert list(record) == KEYS
-    assert record["mail_from"] == expected(mail_from)
+    assert record["mail_from"] == f"<{expected(envelope.sender)}>"
     assert record["sender"] == expected(envelope.sender)
     assert record["recipients"] == [expected(r) for r in envelope.recipients]
     assert [record[k] for k in KEYS[2:7]] == [expected(f) for f in fields]

@@ -42,7 +42,7 @@ from .postfix import MilterProcess, PrivatePostfix, free_port, public_tmpdir
 
 SUMMARY_LINE = re.compile(
     r"\d\d-\d\d-\d\d \d\d:\d\d\ttime=\d+\tfrom=<[^\t]*>(\tto=<[^\t]*>)+\tsize=\d+"
-    r"\tsubject=[^\t]*(\tfile=[^\t]*)*"
+    r"\tsubject=[^\t]*(\tfile=[^\t]*)*\tqueue=[0-9A-Za-z]+"
 )
 
 

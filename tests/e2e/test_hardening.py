@@ -111,7 +111,7 @@ def test_a_full_log_disk_loses_whole_records_and_writing_resumes(setup: Setup,
 
     assert [f[2] for f in lines(summary)] == ["from=<one@example.org>",
                                               "from=<three@example.org>"]
-    assert all(len(f) == 6 and f[1].startswith("time=") for f in lines(summary))
+    assert all(len(f) == 7 and f[1].startswith("time=") for f in lines(summary))
     blocks = headers.read_text().split("\n\n")
     assert [b.split(" ", 2)[1] for b in blocks if b] == ["one@example.org", "three@example.org"]
     output = setup.output()

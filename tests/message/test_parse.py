@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mailspy.message import parse
-from mailspy.message.model import Envelope
-from mailspy.message.parse import envelope_from_headers, message_from_bytes, read_message
+from mailspy.message.model import Envelope, Message
+from mailspy.message.parse import message_from_bytes, read_message, rebuild_envelope
 
 
 def body_of(raw: bytes) -> bytes:
@@ -186,8 +186,13 @@ class TestBody:
 
 
 def envelope_of(raw: bytes) -> tuple[str, list[str]]:
-    envelope = envelope_from_headers(message_from_bytes(raw))
+    envelope = rebuild_envelope(message_from_bytes(raw)).envelope
     return envelope.mail_from, envelope.rcpt_to
+
+
+def sources_of(raw: bytes) -> tuple[str, str]:
+    rebuilt = rebuild_envelope(message_from_bytes(raw))
+    return rebuilt.sender_from, rebuilt.recipients_from
 
 
 class TestEnvelopeFromHeaders:
@@ -204,7 +209,7 @@ class TestEnvelopeFromHeaders:
         )
 
     def test_envelope_properties_strip_the_angles(self) -> None:
-        envelope = envelope_from_headers(message_from_bytes(b"From: a@b.example\nTo: c@d\n\n"))
+        envelope = rebuild_envelope(message_from_bytes(b"From: a@b.example\nTo: c@d\n\n")).envelope
         assert (envelope.sender, envelope.recipients) == ("a@b.example", ["c@d"])
 
     def test_repeated_to_headers_and_duplicates(self) -> None:
@@ -232,6 +237,80 @@ class TestEnvelopeFromHeaders:
         assert envelope_of(raw) == ("<a@x.example>", ["<b@y.example>"])
 
 
+class TestEnvelopeFromWhatDeliveryLeft:
+    """Return-Path: before From:; X-Mailspy-Envelope-To: at the top, then the first
+    Delivered-To:, before To:/Cc:; what the caller gives before either."""
+
+    def test_return_path_is_the_sender_before_from(self) -> None:
+        raw = b"Return-Path: <bounces+x@lists.example>\nFrom: news@lists.example\nTo: a@x\n\n"
+        assert envelope_of(raw) == ("<bounces+x@lists.example>", ["<a@x>"])
+        assert sources_of(raw) == ("Return-Path:", "To: and Cc:")
+
+    def test_an_empty_return_path_is_a_bounce_whatever_from_says(self) -> None:
+        raw = b"Return-Path: <>\nFrom: MAILER-DAEMON@mx.example\nTo: a@x\n\n"
+        assert envelope_of(raw) == ("<>", ["<a@x>"])
+        assert sources_of(raw)[0] == "Return-Path:"
+
+    def test_the_first_return_path_counts_and_a_bare_or_folded_one_is_read(self) -> None:
+        raw = b"Return-Path: s@x.example\nReturn-Path: <old@y.example>\nFrom: f@z\n\n"
+        assert envelope_of(raw)[0] == "<s@x.example>"
+        assert envelope_of(b"Return-Path:\n <s@x.example>\n\n")[0] == "<s@x.example>"
+
+    def test_a_return_path_without_an_address_leaves_the_sender_to_from(self) -> None:
+        raw = b"Return-Path: (nothing here)\nFrom: f@z.example\n\n"
+        assert envelope_of(raw)[0] == "<f@z.example>"
+        assert sources_of(raw)[0] == "From:"
+
+    def test_no_header_at_all_is_a_bounce_with_no_recipients(self) -> None:
+        assert envelope_of(b"Subject: x\n\n") == ("<>", [])
+        assert sources_of(b"Subject: x\n\n") == ("", "")
+
+    def test_mailspys_envelope_headers_give_every_recipient_bcc_included(self) -> None:
+        raw = (b"Return-Path: <a@bank.example>\nX-Mailspy-Envelope-To: <cfo@corp.example>\n"
+               b"X-Mailspy-Envelope-To: <hidden@corp.example>\nDelivered-To: x@corp.example\n"
+               b"From: a@bank.example\nTo: cfo@corp.example\n\n")
+        assert envelope_of(raw) == ("<a@bank.example>",
+                                    ["<cfo@corp.example>", "<hidden@corp.example>"])
+        assert sources_of(raw) == ("Return-Path:", "X-Mailspy-Envelope-To:")
+
+    def test_envelope_headers_a_message_carried_lower_down_are_not_mailspys(self) -> None:
+        raw = (b"Return-Path: <a@bank.example>\nReceived: from x by y\n"
+               b"X-Mailspy-Envelope-To: <forged@corp.example>\nTo: cfo@corp.example\n\n")
+        assert envelope_of(raw)[1] == ["<cfo@corp.example>"]
+        assert sources_of(raw)[1] == "To: and Cc:"
+
+    def test_the_first_delivered_to_is_the_mailbox_the_copy_was_left_in(self) -> None:
+        raw = (b"Return-Path: <a@x>\nDelivered-To: ann@corp.example\n"
+               b"Delivered-To: all-staff@corp.example\nTo: all-staff@corp.example\n\n")
+        assert envelope_of(raw) == ("<a@x>", ["<ann@corp.example>"])
+        assert sources_of(raw)[1] == "Delivered-To:"
+
+    def test_what_the_caller_gives_wins_with_or_without_brackets(self) -> None:
+        message = message_from_bytes(b"Return-Path: <a@x>\nTo: b@x\n\n")
+        rebuilt = rebuild_envelope(message, sender="<s@y>", recipients=["r@y", "<t@y>"])
+        assert (rebuilt.envelope.mail_from, rebuilt.envelope.rcpt_to) == \
+            ("<s@y>", ["<r@y>", "<t@y>"])
+        assert (rebuilt.sender_from, rebuilt.recipients_from) == ("given", "given")
+        bounce = rebuild_envelope(message, sender="").envelope
+        assert (bounce.mail_from, bounce.rcpt_to) == ("<>", ["<b@x>"])
+        assert rebuild_envelope(message, recipients=[]).envelope.rcpt_to == []
+
+    def test_a_mailspy_maildir_copy_gives_back_the_envelope_it_was_made_with(
+            self, tmp_path) -> None:
+        from mailspy.actions.maildir import deliver
+
+        envelope = Envelope(mail_from="root@host.example",  # as Postfix hands a local one
+                            rcpt_to=["<cfo@corp.example>", "<bcc@corp.example>"])
+        original = Message(envelope, [("From", "x@y"), ("To", "cfo@corp.example"),
+                                      ("X-Mailspy-Envelope-To", "<forged@corp.example>")],
+                           io.BytesIO(b"hi\n"), 3)
+        path = deliver(tmp_path / "md", original)
+        with open(path, "rb") as fp:
+            rebuilt = rebuild_envelope(read_message(fp)).envelope
+        assert (rebuilt.sender, rebuilt.recipients) == \
+            ("root@host.example", ["cfo@corp.example", "bcc@corp.example"])
+
+
 class _Fields:
     """Header lines built from arbitrary text, including broken ones."""
 
@@ -246,7 +325,7 @@ def test_any_bytes_make_a_message(fields: list[tuple[str, bytes]], tail: bytes) 
     assert all(isinstance(n, str) and isinstance(v, str) for n, v in message.headers)
     assert message.body is not None
     assert message.body_size == len(message.body.read()) <= len(raw)
-    envelope = envelope_from_headers(message)
+    envelope = rebuild_envelope(message).envelope
     assert all(isinstance(r, str) for r in envelope.rcpt_to)
     assert isinstance(message.subject, str)
 
@@ -255,4 +334,4 @@ def test_any_bytes_make_a_message(fields: list[tuple[str, bytes]], tail: bytes) 
 def test_arbitrary_bytes_never_raise(raw: bytes) -> None:
     message = message_from_bytes(raw)
     assert message.body_size <= len(raw)
-    assert isinstance(envelope_from_headers(message).mail_from, str)
+    assert isinstance(rebuild_envelope(message).envelope.mail_from, str)

@@ -42,7 +42,7 @@ def test_a_message_is_recorded_with_envelope_subject_and_attachments(daemon):
     [fields] = summary_fields(summary)
     assert fields[2:] == ["from=<ann@example.org>", "to=<bob@example.net>",
                           "to=<cfo@example.net>", f"size={len(MULTIPART_BODY)}",
-                          "subject=Report", "file=q3.pdf"]
+                          "subject=Report", "file=q3.pdf", "queue=4XyZ1"]
 
 
 def test_the_subject_is_decoded_and_8bit_headers_survive(daemon):
@@ -80,8 +80,8 @@ def test_several_messages_on_one_connection_are_kept_apart(daemon):
     mta.close()
     lines = summary_fields(summary)
     assert [f[2:] for f in lines] == [
-        ["from=<one@x>", "to=<r1@y>", "size=3", "subject=first"],
-        ["from=<two@x>", "to=<r2@y>", "to=<r3@y>", "size=4", "subject=second"],
+        ["from=<one@x>", "to=<r1@y>", "size=3", "subject=first", "queue=4XyZ1"],
+        ["from=<two@x>", "to=<r2@y>", "to=<r3@y>", "size=4", "subject=second", "queue=4XyZ1"],
     ]
 
 

@@ -102,7 +102,7 @@ def main(directory: str, variant: str) -> dict:
             "growth": after - before,
             "baseline": before,
             "body_size": body.size,
-            "summary_tail": fields[-3:],
+            "summary_tail": fields[-4:],
             "copy_body_size": copy_size - len(copy_head) - 2,
             "expected_copy_body_size": body.size - body.crlf,
             "attachment": NAMES[variant],

@@ -232,8 +232,9 @@ class Harness:
         assert all(f.startswith("to=") for f in fields[3:3 + rcpts])
         assert fields[3 + rcpts] == f"size={body_size}"
         assert fields[4 + rcpts].startswith("subject=")
-        files = fields[5 + rcpts:]
+        files, queue = fields[5 + rcpts:-1], fields[-1]
         assert all(f.startswith("file=") for f in files)
+        assert queue == "queue=4XyZ1"
         if len(mail.body) == body_size:  # a tab in a name would add a field
             assert len(files) == len(expected_attachments(mail))
         for value in fields:
@@ -249,7 +250,7 @@ class Harness:
         assert block.endswith(b"\n\n") and block.find(b"\n\n") == len(block) - 2
         parsed = _HEADER_PARSER.parsebytes(block.split(b"\n", 1)[1], headersonly=True)
         names = [neutralised_name(text(name)) for name, _ in mail.headers]
-        assert parsed.keys() == ["X-Timestamp", *names]
+        assert parsed.keys() == ["X-Timestamp", "X-Queue-Id", *names]
         assert parsed.get_payload() == "" and not _structure_defects(parsed)
 
     def check_maildir_copy(self, mail: Mail, full_body: bool) -> None:

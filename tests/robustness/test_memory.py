@@ -39,6 +39,6 @@ def test_a_100_mb_message_is_recorded_in_bounded_memory(tmp_path: Path, variant:
     assert report["accepted"] and report["delivered"] and report["spool_empty"]
     assert report["body_size"] >= 100 * 1024 * 1024
     assert report["summary_tail"] == [f"size={report['body_size']}", "subject=big",
-                                      f"file={report['attachment']}"]
+                                      f"file={report['attachment']}", "queue=4XyZ1"]
     assert report["copy_body_size"] == report["expected_copy_body_size"]
     assert report["growth"] < LIMIT

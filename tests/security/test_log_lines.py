@@ -4,7 +4,7 @@ Property tests over the two log formats, with arbitrary envelopes, subjects
 (raw, and as RFC 2047 words that *decode* to line breaks), attachment names,
 header names and values:
 
-- the summary is exactly one line, of exactly 5 + recipients + files
+- the summary is exactly one line, of exactly 6 + recipients + files
   tab-separated fields, each with its prefix, and no value is cut short;
 - the header block reads back with `mailbox.mbox` as exactly one message
   whose header names are the names given (controls, space and colon shown
@@ -61,11 +61,11 @@ _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 @SETTINGS
 @given(mail_from=hostile_text, rcpt_to=st.lists(hostile_text, max_size=4),
        subject=raw_subjects(), files=st.lists(hostile_text, max_size=4),
-       received_at=st.floats(min_value=0, max_value=2**32))
+       queue_id=hostile_text, received_at=st.floats(min_value=0, max_value=2**32))
 def test_a_summary_is_one_line_of_the_expected_fields(
-        mail_from: str, rcpt_to: list[str], subject: str, files: list[str],
+        mail_from: str, rcpt_to: list[str], subject: str, files: list[str], queue_id: str,
         received_at: float) -> None:
-    message = Message(Envelope(mail_from, rcpt_to), [("Subject", subject)],
+    message = Message(Envelope(mail_from, rcpt_to, queue_id), [("Subject", subject)],
                       body_size=42, received_at=received_at)
     message.attachments = [Attachment(name) for name in files]  # as the MIME walk found them
 
@@ -75,11 +75,13 @@ def test_a_summary_is_one_line_of_the_expected_fields(
     assert len(line.splitlines()) == 1
     line.encode("utf-8")  # strict: no lone surrogate
     fields = line[:-1].split("\t")
-    assert len(fields) == 5 + len(rcpt_to) + len(files)
+    assert len(fields) == 6 + len(rcpt_to) + len(files)
     assert _DATE.fullmatch(fields[0])
     assert fields[1] == f"time={int(received_at)}"
-    expected = [("from=", mail_from), *[("to=", r) for r in rcpt_to], ("size=", "42"),
-                ("subject=", message.subject), *[("file=", f) for f in files]]
+    expected = [("from=<", message.envelope.sender),
+                *[("to=<", r) for r in message.envelope.recipients], ("size=", "42"),
+                ("subject=", message.subject), *[("file=", f) for f in files],
+                ("queue=", queue_id)]
     for value, (prefix, original) in zip(fields[2:], expected, strict=True):
         assert value.startswith(prefix)
         assert _UNSAFE.search(value) is None
@@ -109,10 +111,10 @@ ascii_names = st.text(st.characters(max_codepoint=0x7F), min_size=1, max_size=20
 @given(sender=hostile_text,
        headers=st.lists(st.tuples(st.one_of(ascii_names, st.sampled_from(["From ", "From"])),
                                   hostile_text), max_size=8),
-       received_at=st.floats(min_value=0, max_value=2**32))
+       queue_id=hostile_text, received_at=st.floats(min_value=0, max_value=2**32))
 def test_a_header_block_reads_back_as_one_message_with_the_names_given(
-        sender: str, headers: list[tuple[str, str]], received_at: float) -> None:
-    message = Message(Envelope(sender), headers, received_at=received_at)
+        sender: str, headers: list[tuple[str, str]], queue_id: str, received_at: float) -> None:
+    message = Message(Envelope(sender, queue_id=queue_id), headers, received_at=received_at)
 
     block = format_header_block(message)
 
@@ -124,9 +126,9 @@ def test_a_header_block_reads_back_as_one_message_with_the_names_given(
     assert block.endswith(b"\n\n") and block.find(b"\n\n") == len(block) - 2
     [parsed] = read_back(block)
     names = [neutralised_name(name) for name, _ in headers]
-    assert parsed.keys() == ["X-Timestamp", *names]
+    assert parsed.keys() == ["X-Timestamp", "X-Queue-Id", *names]
     assert parsed.get_payload() == ""
-    for (_, value), (_, read) in zip(headers, list(parsed.raw_items())[1:], strict=True):
+    for (_, value), (_, read) in zip(headers, list(parsed.raw_items())[2:], strict=True):
         sent = value.encode("utf-8", "surrogateescape").replace(b"\x00", b"\\x00")
         assert visible(read.encode("ascii", "surrogateescape")) == visible(sent)
 
@@ -135,12 +137,12 @@ def test_a_non_ascii_header_name_does_not_end_the_header_block() -> None:
     """mbox readers take only ASCII names as header lines: 8-bit bytes are escaped."""
     message = Message(Envelope("<a@x>"), [("Näme", "v"), ("Subject", "s")], received_at=0)
     [parsed] = read_back(format_header_block(message))
-    assert parsed.keys() == ["X-Timestamp", "N\\xc3\\xa4me", "Subject"]
+    assert parsed.keys() == ["X-Timestamp", "X-Queue-Id", "N\\xc3\\xa4me", "Subject"]
 
 
 def test_a_utf8_envelope_sender_keeps_the_header_log_readable() -> None:
     """SMTPUTF8 senders are real: mailbox.mbox reads the `From ` line as ASCII."""
     message = Message(Envelope("<jörg@exämple.org>"), [("Subject", "s")], received_at=0)
     [parsed] = read_back(format_header_block(message))
-    assert parsed.keys() == ["X-Timestamp", "Subject"]
+    assert parsed.keys() == ["X-Timestamp", "X-Queue-Id", "Subject"]
     assert parsed.get_from().split(" ")[0] == "j\\xf6rg@ex\\xe4mple.org"
