@@ -82,8 +82,20 @@ def test_list_logs_names_every_log_and_logs_outside_the_rotated_directory_warn(
     assert listed.stdout.splitlines() == [f"{place}/a.log", f"{place}/h.log"]
     checked = mailspy("check-rules", "-d", str(directory))
     assert checked.returncode == 0
-    assert f"warning: {place}/a.log is outside /var/log/mailspy/, which the shipped logrotate " \
-        "snippet rotates" in checked.stderr
+    assert f"warning: {place}/a.log is not among the logs the shipped logrotate snippet " \
+        "rotates" in checked.stderr
+
+
+def test_logs_in_the_log_directory_are_rotated_when_the_snippet_takes_them() -> None:
+    from mailspy.commands.check_rules import rotated
+
+    assert rotated("/var/log/mailspy/mailspy") and rotated("/var/log/mailspy/headers")
+    assert rotated("/var/log/mailspy/finance.log") and rotated("/var/log/mailspy/x.jsonl")
+    assert not rotated("/var/log/mailspy/executables")  # no pattern takes it
+    assert not rotated("/var/log/mailspy-executables") and not rotated("/srv/x.log")
+    snippet = (Path(__file__).resolve().parents[1] / "contrib" / "mailspy.logrotate").read_text()
+    assert ("/var/log/mailspy/mailspy /var/log/mailspy/headers /var/log/mailspy/*.log "
+            "/var/log/mailspy/*.jsonl {") in snippet  # the patterns rotated() follows
 
 
 def test_an_unknown_user_is_one_line(place: Path) -> None:

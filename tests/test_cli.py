@@ -33,7 +33,7 @@ rule "finance" {
 }
 rule "executables" {
     when attachment matches "*.exe" or attachment matches "*.scr"
-    log-headers "/var/log/mailspy/executables"
+    log-headers "/var/log/mailspy/executables.log"
     stop
 }
 rule "everything" {
@@ -125,7 +125,7 @@ def test_test_rules_reports_the_stopping_rule_and_omits_stop(rules_dir, tmp_path
     assert result["rules"] == ["executables"]
     assert result["stopped_by"] == "executables"
     assert result["actions"] == [{"action": "log-headers",
-                                  "target": "/var/log/mailspy/executables"}]
+                                  "target": "/var/log/mailspy/executables.log"}]
 
 
 def test_test_rules_takes_the_envelope_from_the_headers_and_says_so(rules_dir, tmp_path):

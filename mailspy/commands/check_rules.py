@@ -153,6 +153,13 @@ def _check(settings: RulesConfig, probe: bool) -> dict[str, Any]:
             "files": result.files, "rules": len(result.rules), "logs": logs}
 
 
+def rotated(path: str) -> bool:
+    """Whether contrib/mailspy.logrotate's patterns take the log."""
+    directory, name = os.path.split(path)
+    return directory == defaults.LOG_DIR and (name in ("mailspy", "headers")
+                                              or name.endswith((".log", ".jsonl")))
+
+
 def _unrotated(rules: RuleSet) -> list[Diagnostic]:
     """Logs outside the directory the shipped logrotate snippet rotates grow forever."""
     found, seen = [], set()
@@ -160,13 +167,14 @@ def _unrotated(rules: RuleSet) -> list[Diagnostic]:
         for action in rule.actions:
             spec = ACTIONS[action.name]
             if spec.kind != LOG or spec.target != PATH or action.target in seen \
-                    or os.path.dirname(action.target) == defaults.LOG_DIR:
+                    or rotated(action.target):
                 continue
             seen.add(action.target)
             found.append(warning(action.position or rule.position, (
-                f"{action.target} is outside {defaults.LOG_DIR}/, which the shipped logrotate "
-                "snippet rotates: add it to /etc/logrotate.d/mailspy, or log under "
-                f"{defaults.LOG_DIR}/ (check-rules --list-logs lists every log)")))
+                f"{action.target} is not among the logs the shipped logrotate snippet "
+                f"rotates ({defaults.LOG_DIR}/mailspy, headers, *.log, *.jsonl): add it to "
+                "/etc/logrotate.d/mailspy, or log there (check-rules --list-logs lists every "
+                "log)")))
     return found
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import BinaryIO, TextIO, cast
 
 from mailspy.actions.clean import clean
+from mailspy.diagnostics import counted
 from mailspy.evaluate import evaluate
 from mailspy.message.parse import read_message, rebuild_envelope
 from mailspy.rules.compile import RuleSet
@@ -185,7 +186,7 @@ class Progress:
 
 def as_table(result: Replay) -> str:
     width = max([len(t.rule) for t in result.tallies.values()] + [4])
-    lines = [f"{result.messages:,} messages in {result.seconds:.1f} s"
+    lines = [f"{counted(result.messages, 'message')} in {result.seconds:.1f} s"
              f" ({result.messages / max(result.seconds, 1e-9):,.0f}/s)"
              + (f", {result.unreadable} unreadable" if result.unreadable else ""),
              "", f"{'rule':<{width}}  {'matched':>8}  examples"]
