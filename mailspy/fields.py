@@ -67,7 +67,7 @@ FIELDS: dict[str, Field] = {f.name: f for f in (
           "multiparts and forwarded messages), from Content-Disposition `filename` or "
           "Content-Type `name`, RFC 2231 and RFC 2047 decoded; `\"\"` for an attachment "
           f"without a name {_LINK}",
-          lambda m, _: tuple(a.name for a in m.attachments), many=True),
+          lambda m, _: tuple(a.name for a in m.attachment_outline), many=True),
     Field("header", "each occurrence of the named header (name case ignored), RFC 2047 "
           "decoded, folding removed; none when absent",
           lambda m, name: m.decoded_header_values(name or ""), many=True,
@@ -95,7 +95,7 @@ FIELDS: dict[str, Field] = {f.name: f for f in (
     Field("attachment-type", "each attachment's declared content type, lower case "
           "(`application/pdf`), named or not; `application/octet-stream` for a uuencoded "
           "file",
-          lambda m, _: tuple(a.content_type for a in m.attachments), many=True),
+          lambda m, _: tuple(a.content_type for a in m.attachment_outline), many=True),
     Field("message-id", "the `Message-ID:` header without its `<>`; `\"\"` when absent",
           lambda m, _: (_message_id(m),)),
     Field("archive-member", "each file name inside an attached zip (also `.docx`, `.jar`...: "

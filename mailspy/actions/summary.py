@@ -40,7 +40,7 @@ def format_summary(message: Message) -> str:
     fields = [stamp, f"time={int(message.received_at)}", f"from=<{clean(envelope.sender)}>"]
     fields += [f"to=<{clean(rcpt)}>" for rcpt in envelope.recipients]
     fields += [f"size={message.body_size}", f"subject={clean(message.subject)}"]
-    fields += [f"file={clean(a.name)}" for a in message.attachments]
+    fields += [f"file={clean(a.name)}" for a in message.attachment_outline]
     fields.append(f"queue={clean(envelope.queue_id)}")
     return "\t".join(fields) + "\n"
 

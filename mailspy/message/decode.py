@@ -401,6 +401,108 @@ def mime_header(
     return message
 
 
+def mime_fields(fields: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """The first Content-Type, Content-Disposition and Content-Transfer-Encoding of a
+    header block, by lower-case name, made safe for the stdlib's parameter parser as
+    `mime_header` makes them. Only the first of each counts, for the stdlib's getters as
+    for `read_mime_fields`."""
+    found: dict[str, str] = {}
+    for name, value in fields:
+        key = name.strip().lower()
+        if key in _MIME_FIELDS and key not in found:
+            found[key] = _param_safe(value)
+    return found
+
+
+@dataclass(frozen=True)
+class MimeFields:
+    """What a part's MIME fields say. `content_type` and `boundary` are octets (see
+    `octets`); `name` is decoded text."""
+
+    content_type: str
+    boundary: str | None  # multipart types only
+    encoding: str  # Content-Transfer-Encoding, lower case, "" when absent
+    name: str  # Content-Disposition `filename`, else Content-Type `name`; "" for none
+    attachment: bool  # `Content-Disposition: attachment`
+
+
+def read_mime_fields(found: dict[str, str], default_type: str = "text/plain") -> MimeFields:
+    """`mime_fields` read as the stdlib's `Message` getters read them: directly when
+    every parameter is plain (`_plain_params`), which is most mail and takes a tenth of
+    the time, else through the stdlib itself. The stdlib may raise on crafted values."""
+    plain = _read_plain(found, default_type)
+    if plain is not None:
+        return plain
+    part = email.message.Message()
+    part.set_default_type(default_type)
+    for name, value in found.items():
+        part[name] = value
+    content_type = part.get_content_type()
+    return MimeFields(
+        content_type=content_type,
+        boundary=part.get_boundary() if content_type.startswith("multipart/") else None,
+        encoding=str(part.get("content-transfer-encoding", "")).strip().lower(),
+        name=part_filename(part),
+        attachment=part.get_content_disposition() == "attachment",
+    )
+
+
+def _read_plain(found: dict[str, str], default_type: str) -> MimeFields | None:
+    """`read_mime_fields` without the stdlib, or None when a value is not plain."""
+    content_type = found.get("content-type")
+    disposition = found.get("content-disposition")
+    type_params = {} if content_type is None else _plain_params(content_type)
+    disposition_params = {} if disposition is None else _plain_params(disposition)
+    if type_params is None or disposition_params is None:
+        return None
+    if content_type is None:
+        kind = default_type
+    else:  # Message.get_content_type
+        kind = content_type.partition(";")[0].strip().lower()
+        if kind.count("/") != 1:
+            kind = "text/plain"
+    boundary = None
+    if kind.startswith("multipart/") and "boundary" in type_params:  # Message.get_boundary
+        boundary = email.utils.unquote(type_params["boundary"]).rstrip()
+    return MimeFields(
+        content_type=kind,
+        boundary=boundary,
+        encoding=found.get("content-transfer-encoding", "").strip().lower(),
+        name=decode_param(disposition_params.get("filename"))
+        or decode_param(type_params.get("name")),
+        attachment=disposition is not None
+        and disposition.partition(";")[0].strip().lower() == "attachment",
+    )
+
+
+def _plain_params(text: str) -> dict[str, str] | None:
+    """A field's parameters as `Message.get_param` returns them (lower-case name -> value
+    unquoted; the first of a name wins; the value before the first `;` is a parameter
+    too, with the value ""), when the field is plain: no backslash, no RFC 2231 `*` in a
+    name, no `=` before the first `;`, no quote that hides a `;` or stays in a value.
+    None otherwise, for the stdlib to read. (The stdlib splits at each `;` outside
+    quotes, lower-cases and strips names, strips and unquotes values, and quotes them
+    again, which plain values survive unchanged.)"""
+    if "\\" in text:
+        return None
+    head, *segments = text.split(";")
+    if "=" in head or head.count('"') % 2:
+        return None
+    params = {head.strip().lower(): ""}
+    for segment in segments:
+        if segment.count('"') % 2:
+            return None
+        name, equals, value = segment.partition("=")
+        if equals:
+            name, value = name.strip().lower(), email.utils.unquote(value.strip())
+        else:
+            name, value = segment.strip().lower(), ""
+        if "*" in name or '"' in value:
+            return None
+        params.setdefault(name, value)
+    return params
+
+
 def _param_safe(value: str) -> str:
     text = _PARAM_FOLD.sub("", octets(value[: MAX_PARAM_VALUE * 4]))
     text = text.replace("\r", " ").replace("\n", " ")[:MAX_PARAM_VALUE]

@@ -12,6 +12,22 @@ from collections.abc import Iterable
 _FIELD = re.compile(rb"([\x21-\x39\x3b-\x7e]+)[ \t]*:")
 
 
+# A run of lines that line_kind reads as a field and its continuations, then fields
+# and continuations, up to a blank line (not included): the usual header block, read
+# at once. Possessive: linear whatever the lines hold.
+_PLAIN_BLOCK = re.compile(
+    rb"[\x21-\x39\x3b-\x7e]++[ \t]*+:[^\n]*+\n"
+    rb"(?:(?:[\x21-\x39\x3b-\x7e]++[ \t]*+:|[ \t])[^\n]*+\n)*+(?=\r?\n)"
+)
+
+
+def plain_block_end(data: bytes, start: int, limit: int) -> int:
+    """Where the header block at `start` ends (the start of its blank line) when every
+    line of it, before `limit`, is a field or the continuation of one; -1 otherwise."""
+    found = _PLAIN_BLOCK.match(data, start, limit)
+    return -1 if found is None else found.end()
+
+
 def line_kind(line: bytes) -> str:
     """Where a line at line start puts us: "field", "continuation", "end" or "body"."""
     if line in (b"\r\n", b"\n"):

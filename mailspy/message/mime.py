@@ -6,9 +6,10 @@ decoders in blocks of whole lines, up to the next line that is an open
 delimiter; header blocks and delimiter lines go line by line. No line is
 held longer than MAX_LINE bytes (a longer one comes in pieces), so a body
 without newlines stays bounded too. Only each part's header block is kept,
-and handed to the stdlib (`decode.mime_header`) for type, boundary,
-encoding and file name. The content of an attachment is decoded (base64,
-quoted-printable) and hashed as it streams past.
+and read for type, boundary, encoding and file name as the stdlib reads
+them (`decode.read_mime_fields`). The content of an attachment is decoded
+(base64, quoted-printable) and hashed as it streams past; `outline` leaves
+content alone and finds names, types and paths only.
 
 Part numbers follow IMAP section numbers (RFC 3501, FETCH BODY[section]):
 
@@ -66,12 +67,12 @@ from mailspy.message.decode import (
     Base64Decoder,
     bytes_to_text,
     from_octets,
-    mime_header,
-    part_filename,
+    mime_fields,
     raw_bytes,
+    read_mime_fields,
     recover_text,
 )
-from mailspy.message.headers import header_fields, line_kind
+from mailspy.message.headers import header_fields, line_kind, plain_block_end
 
 MAX_LINE = 64 * 1024  # bytes read at a time
 MAX_DEPTH = 64  # nesting levels (multiparts and messages) parsed
@@ -92,10 +93,23 @@ _HEADERS, _BODY, _CONTAINER = "headers", "body", "container"
 
 def walk(headers: list[tuple[str, str]], body: BinaryIO | None) -> list[Attachment]:
     """Every attachment of the message, in the order they appear."""
+    return _walk(headers, body, content=True)
+
+
+def outline(headers: list[tuple[str, str]], body: BinaryIO | None) -> list[Attachment]:
+    """The attachments `walk` finds, with their names, types and paths, but not their
+    content: no size, no sha256 (""), no archive members. What the summary line and the
+    `attachment` fields need, for a fraction of the time: the content of an attachment
+    is passed over at the speed of a search for the next boundary, never decoded."""
+    return _walk(headers, body, content=False)
+
+
+def _walk(headers: list[tuple[str, str]], body: BinaryIO | None,
+          content: bool) -> list[Attachment]:
     shortcut = _shortcut(headers)
     if shortcut == _NOTHING or (shortcut == _PLAIN and not _has_uu_begin(body)):
         return []
-    walker = _Walker()
+    walker = _Walker(content=content)
     walker.start(headers)
     if body is not None and not walker.idle():
         with contextlib.suppress(OSError, ValueError):  # a pipe: read from where it is
@@ -157,21 +171,34 @@ class _Info:
 
 def _describe(fields: Iterable[tuple[str, str]], default_type: str = "text/plain") -> _Info:
     """Type, boundary, transfer encoding and file name from a header block."""
+    found = mime_fields(fields)
+    if sum(len(value) for value in found.values()) > _REMEMBERED_BYTES:
+        return _read(found, default_type)
+    return _remembered(tuple(found.items()), default_type)
+
+
+# Most parts of most mail have the same few MIME fields (`text/plain; charset=utf-8`,
+# `quoted-printable`): what they say is remembered, for fields of up to this many bytes.
+_REMEMBERED_BYTES = 512
+
+
+@functools.lru_cache(maxsize=1024)
+def _remembered(found: tuple[tuple[str, str], ...], default_type: str) -> _Info:
+    return _read(dict(found), default_type)
+
+
+def _read(found: dict[str, str], default_type: str) -> _Info:
     try:
-        part = mime_header(fields, default_type)
-        content_type = part.get_content_type()
-        boundary = part.get_boundary() if content_type.startswith("multipart/") else None
-        encoding = str(part.get("content-transfer-encoding", "")).strip().lower()
-        name = part_filename(part)
-        declared = not name and part.get_content_disposition() == "attachment"
+        fields = read_mime_fields(found, default_type)
     except Exception:  # the stdlib on crafted headers; the part stays anonymous
         return _Info(content_type=default_type)
+    content_type, boundary, name = fields.content_type, fields.boundary, fields.name
     return _Info(
         content_type=content_type if content_type.isascii() else _text(content_type),
         boundary=_boundary_bytes(boundary) if boundary else None,
-        encoding=encoding,
+        encoding=fields.encoding,
         name=name,
-        attached=bool(name) or declared,
+        attached=bool(name) or fields.attachment,
     )
 
 
@@ -297,6 +324,23 @@ class _Sink:
                 self.spool.feed(data)
 
 
+class _Outline:
+    """An attachment of an outline: its content is passed over, not read."""
+
+    def __init__(self, info: _Info, path: str) -> None:
+        self.info = info
+        self.path = path
+
+    def feed(self, data: bytes) -> None:
+        pass
+
+    def take(self, data: bytes) -> None:
+        pass
+
+    def close(self, keep_eol: bool) -> Attachment:
+        return _attachment(self.info, self.path, 0, "")
+
+
 def _attachment(
     info: _Info, path: str, size: int, sha256: str, members: tuple[str, ...] = ()
 ) -> Attachment:
@@ -328,7 +372,7 @@ class _Entity:
     delimiter: bytes | None = None  # b"--" + boundary, while the multipart is open
     children: int = 0
     child_type: str = "text/plain"
-    sink: _Sink | None = None
+    sink: _Sink | _Outline | None = None
     slot: int = -1  # index of its attachment in the result, reserved in document order
     inner: _EncodedMessage | None = None  # a message/rfc822 leaf sent encoded
     uu: _Uudecoder | None = None  # a plain text leaf: uuencoded files in it
@@ -350,7 +394,7 @@ class _Uudecoder:
     def __init__(self, walker: _Walker, path: str) -> None:
         self._walker = walker
         self._path = path
-        self._sink: _Sink | None = None
+        self._sink: _Sink | _Outline | None = None
         self._slot = -1
         self._line_start = True
         self._partial = b""  # a line cut by MAX_LINE, while in a block
@@ -385,7 +429,8 @@ class _Uudecoder:
         if _UU_END.match(line):
             self._end_block()
             return
-        self._sink.take(_uu_line(line.rstrip(b"\r\n")))
+        if self._walker.content:
+            self._sink.take(_uu_line(line.rstrip(b"\r\n")))
 
     def _begin(self, name: str) -> None:
         limits = self._walker.limits
@@ -394,8 +439,7 @@ class _Uudecoder:
             self._walker.stopped = True
             return
         info = _Info(content_type="application/octet-stream", name=name, attached=True)
-        spool = archive.ZipSpool.for_part(info.content_type, name, limits.budget)
-        self._sink = _Sink(info, self._path, _Identity(), spool)
+        self._sink = self._walker.sink_for(info, self._path, "", listed=True)
         self._slot = self._walker._reserve()
 
     def _end_block(self) -> None:
@@ -489,6 +533,7 @@ class _Reader:
         self._pos = 0
         self._eof = False
         self.at_line_start = True
+        self._lookalikes = 0  # lines that started like a delimiter and were none
 
     def line(self) -> bytes:
         """The next line with its line break, a MAX_LINE piece of one, or b"" at the end."""
@@ -501,27 +546,81 @@ class _Reader:
             if not self._fill():
                 return self._take(len(self._buf))
 
-    def run(self, stop: re.Pattern[bytes] | None) -> bytes:
-        """Whole lines up to the next open delimiter (`stop`); b"" if none are buffered."""
+    def run(self, delimiters: tuple[bytes, ...]) -> bytes:
+        """Whole lines up to the next open delimiter; b"" if none are buffered."""
         if len(self._buf) - self._pos < MAX_LINE:
             self._fill()
         if not self.at_line_start:
             return b""
-        end = self._next_delimiter(stop)
+        end = self._next_delimiter(delimiters)
         if end == -1:
             end = self._buf.rfind(b"\n", self._pos) + 1
         if end <= self._pos:
             return b""
         return self._take(end)
 
-    def _next_delimiter(self, stop: re.Pattern[bytes] | None) -> int:
-        """Start of the next line that is a delimiter, or -1.
+    def header_block(self, limit: int) -> bytes | None:
+        """A whole header block at once, without its blank line (consumed too), when it
+        is buffered whole, shorter than `limit`, and reads line by line as fields and
+        continuations only, none of them starting like a delimiter (`--`: a boundary
+        may hold a colon); None otherwise, and nothing is consumed: read it line by
+        line. (A mailbox's `From ` line reads as a field only as `From :`, a field the
+        walk ignores either way.)"""
+        if not self.at_line_start:
+            return None
+        if len(self._buf) - self._pos < MAX_LINE:
+            self._fill()
+        buf, pos = self._buf, self._pos
+        end = plain_block_end(buf, pos, pos + min(MAX_LINE, limit))
+        if end == -1 or buf.startswith(b"--", pos) or buf.find(b"\n--", pos, end) != -1:
+            return None
+        self._pos = end + (2 if buf.startswith(b"\r\n", end) else 1)
+        return buf[pos:end]
 
-        memchr-fast for real mail; a body crafted full of `--` lines costs a
-        regex scan, never a trip through the line-by-line path per line.
+    def _next_delimiter(self, delimiters: tuple[bytes, ...]) -> int:
+        """Start of the next line that is (or, cut by the buffer's end, may be) a
+        delimiter, or -1.
+
+        Each open delimiter is looked for with `bytes.find`, memchr-fast and with no
+        regex to compile for a message's own boundaries. A body crafted full of lines
+        that start like a delimiter and are none costs, after the first MAX_LOOKALIKES,
+        one regex scan per buffer, never a Python step per line.
         """
-        if stop is None:
+        if not delimiters:
             return -1
+        if self._lookalikes > MAX_LOOKALIKES:
+            return self._delimiter_by_regex(delimiters)
+        best = -1
+        for delimiter in delimiters:
+            found = self._delimiter_line(delimiter, len(self._buf) if best == -1 else best)
+            if found != -1:
+                best = found
+        if self._lookalikes > MAX_LOOKALIKES:  # they came in this buffer: ask the regex
+            return self._delimiter_by_regex(delimiters)
+        return best
+
+    def _delimiter_line(self, delimiter: bytes, end: int) -> int:
+        """The first line starting before `end` that is this delimiter, or -1."""
+        buf, needle = self._buf, b"\n" + delimiter
+        at = self._pos if buf.startswith(delimiter, self._pos) else -1
+        while True:
+            if at == -1:
+                at = buf.find(needle, self._pos, end)
+                if at == -1:
+                    return -1
+                at += 1
+            if _DELIMITER_END.match(buf, at + len(delimiter)):
+                return at
+            self._lookalikes += 1
+            if self._lookalikes > MAX_LOOKALIKES:
+                return -1
+            at = buf.find(needle, at, end)
+            if at == -1:
+                return -1
+            at += 1
+
+    def _delimiter_by_regex(self, delimiters: tuple[bytes, ...]) -> int:
+        stop = _stop_pattern(delimiters)
         buf, pos = self._buf, self._pos
         if buf.startswith(b"--", pos):
             first = pos
@@ -554,11 +653,15 @@ class _Reader:
         return True
 
 
+# What may follow a delimiter on its line: `--` for the closing one, then transport
+# padding, then the line's end (or the buffer's, where the line may go on).
+_DELIMITER_END = re.compile(rb"(?:--)?[ \t\r]*+(?:\n|\Z)")
+MAX_LOOKALIKES = 64  # per body, before the regex takes over
+
+
 @functools.lru_cache(maxsize=256)
-def _stop_pattern(delimiters: tuple[bytes, ...]) -> re.Pattern[bytes] | None:
+def _stop_pattern(delimiters: tuple[bytes, ...]) -> re.Pattern[bytes]:
     """Lines that are one of the open delimiters (separator or close)."""
-    if not delimiters:
-        return None
     alternatives = b"|".join(re.escape(d) for d in sorted(set(delimiters), key=len, reverse=True))
     return re.compile(rb"(?m)^(?:" + alternatives + rb")(?:--)?[ \t\r]*$")
 
@@ -566,16 +669,17 @@ def _stop_pattern(delimiters: tuple[bytes, ...]) -> re.Pattern[bytes] | None:
 class _Walker:
     """The boundary scanner: a stack of open entities, the innermost last."""
 
-    def __init__(self, limits: _Limits | None = None) -> None:
+    def __init__(self, limits: _Limits | None = None, content: bool = True) -> None:
         self.stack: list[_Entity] = []
         self.found: list[Attachment | None] = []
         self.raw_sinks: list[_Sink] = []  # containers that are attachments, in stack order
         self.limits = limits if limits is not None else _Limits()
+        self.content = content  # False: an outline (no size, hash or archive listing)
         self.stopped = False
-        self.stop: re.Pattern[bytes] | None = None  # the open delimiters
+        self.delimiters: tuple[bytes, ...] = ()  # of the open multiparts
 
     def _delimiters_changed(self) -> None:
-        self.stop = _stop_pattern(tuple(e.delimiter for e in self.stack if e.delimiter))
+        self.delimiters = tuple(e.delimiter for e in self.stack if e.delimiter)
 
     def start(self, headers: list[tuple[str, str]]) -> None:
         top = _Entity(path="", depth=0, is_message=True)
@@ -586,17 +690,25 @@ class _Walker:
         """True when the body cannot hold an attachment: one leaf that is no attachment, open
         before a byte is read (most mail), so the body is not read at all."""
         top = self.stack[-1]
-        return len(self.stack) == 1 and top.state == _BODY and top.sink is None \
-            and top.inner is None and top.uu is None and not self.raw_sinks
+        return len(self.stack) == 1 and top.state == _BODY \
+            and (top.sink is None or not self.content) and top.inner is None \
+            and top.uu is None and not self.raw_sinks
 
     def read(self, body: BinaryIO) -> None:
         reader = _Reader(body)
         while not self.stopped:
             top = self.stack[-1]
             if top.state != _HEADERS:
-                run = reader.run(self.stop)
+                run = reader.run(self.delimiters)
                 if run:
                     self._content(top, run)
+                    continue
+            elif top.first_line and not self.raw_sinks:
+                block = reader.header_block(MAX_HEADER_BYTES)
+                if block is not None:  # what _header_line would keep of it, line by line
+                    top.first_line = False
+                    top.header += block
+                    self._end_headers(top)
                     continue
             line_start = reader.at_line_start
             chunk = reader.line()
@@ -732,8 +844,7 @@ class _Walker:
         entity.state = _BODY
         path = _join(entity.path, "1") if entity.is_message else entity.path
         if info.attached:
-            spool = archive.ZipSpool.for_part(info.content_type, info.name, self.limits.budget)
-            entity.sink = _Sink(info, path, _decoder_for(info.encoding), spool)
+            entity.sink = self.sink_for(info, path, info.encoding, listed=True)
             entity.slot = self._reserve()
         elif info.content_type == "text/plain" and info.encoding in _IDENTITY_ENCODINGS:
             entity.uu = _Uudecoder(self, path)
@@ -742,9 +853,21 @@ class _Walker:
         if not info.attached:
             return
         path = _join(entity.path, message_suffix) if entity.is_message else entity.path
-        entity.sink = _Sink(info, path, _Identity())
+        sink = self.sink_for(info, path, "", listed=False)
+        entity.sink = sink
         entity.slot = self._reserve()
-        self.raw_sinks.append(entity.sink)
+        if isinstance(sink, _Sink):
+            self.raw_sinks.append(sink)
+
+    def sink_for(self, info: _Info, path: str, encoding: str,
+                 listed: bool) -> _Sink | _Outline:
+        """Where an attachment's content goes: decoded, hashed and (`listed`, for a leaf
+        that may be a zip) listed, or nowhere in an outline."""
+        if not self.content:
+            return _Outline(info, path)
+        spool = archive.ZipSpool.for_part(info.content_type, info.name, self.limits.budget) \
+            if listed else None
+        return _Sink(info, path, _decoder_for(encoding), spool)
 
     def _reserve(self) -> int:
         self.found.append(None)
@@ -777,7 +900,7 @@ class _Walker:
         fp = encoded.finish()
         if fp is None:
             return
-        inner = _Walker(self.limits)
+        inner = _Walker(self.limits, self.content)
         path = _join(entity.path, "1") if entity.is_message else entity.path
         inner.stack.append(_Entity(path=path, depth=entity.depth + 1, is_message=True))
         with fp:
@@ -793,4 +916,4 @@ class _Walker:
         multipart = info.content_type.startswith("multipart/") and info.boundary
         suffix = "TEXT" if multipart else "1"
         path = _join(entity.path, suffix) if entity.is_message else entity.path
-        self.found.append(_attachment(info, path, 0, _EMPTY_SHA256))
+        self.found.append(_attachment(info, path, 0, _EMPTY_SHA256 if self.content else ""))

@@ -3,7 +3,9 @@
 One model serves every source (a milter conversation, a message file, a
 mailbox being replayed), so the rules and the actions never know where a
 message came from. Derived values (decoded subject, attachments) are
-computed once, on first use, because many messages need neither.
+computed once, on first use, because many messages need neither; the
+attachments' names alone (`attachment_outline`) cost far less than their
+sizes, digests and archive listings (`attachments`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import BinaryIO
 
 from mailspy.message.attachment import Attachment
 from mailspy.message.decode import decode_header_value
-from mailspy.message.mime import walk
+from mailspy.message.mime import outline, walk
 
 __all__ = ["Attachment", "Envelope", "Message", "strip_angles"]
 
@@ -85,6 +87,15 @@ class Message:
     @cached_property
     def attachments(self) -> list[Attachment]:
         return walk(self.headers, self.body)
+
+    @cached_property
+    def attachment_outline(self) -> list[Attachment]:
+        """The attachments with their names, types and paths only (no size, sha256 or
+        archive members): what the summary line and most fields need, found without
+        decoding any content. The full walk is taken only when asked for."""
+        if "attachments" in self.__dict__:
+            return self.attachments
+        return outline(self.headers, self.body)
 
     def raw_header_block(self) -> bytes:
         """The header block as bytes with LF line ends, ending in a blank line."""

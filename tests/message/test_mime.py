@@ -662,6 +662,104 @@ def test_walk_never_raises_on_anything(headers: list[tuple[str, str]], body: byt
     assert walk(headers, trickle(body, [3, 1, 2])) == found
 
 
+def line_by_line(headers: list[tuple[str, str]], body: bytes) -> list[Attachment]:
+    """The walk with every header block read one line at a time."""
+    original = mime._Reader.header_block
+    mime._Reader.header_block = lambda self, limit: None  # type: ignore[method-assign]
+    try:
+        return walk(headers, io.BytesIO(body))
+    finally:
+        mime._Reader.header_block = original  # type: ignore[method-assign]
+
+
+def outlined(found: list[Attachment]) -> list[tuple[str, str, str]]:
+    return [(a.name, a.content_type, a.path) for a in found]
+
+
+_PART_HEADERS = st.sampled_from([
+    b"Content-Type: text/plain",
+    b"Content-Type: multipart/mixed; boundary=C",
+    b"Content-Type: message/rfc822",
+    b"Content-Disposition: attachment; filename=p.pdf",
+    b"Content-Transfer-Encoding: base64",
+    b" continued",
+    b"\tname=q.pdf",
+    b"X-Note: a:b",
+    b"--B",
+    b"--C: x",
+    b"--x:y",
+    b"From x",
+    b"From : x",
+    b"no colon",
+    b"",
+])
+_PART_TOP_HEADERS = st.sampled_from([
+    [("Content-Type", "multipart/mixed; boundary=B")],
+    [("Content-Type", 'multipart/mixed; boundary="x:y"')],
+])
+_PARTS = st.lists(
+    st.tuples(st.lists(st.tuples(_PART_HEADERS, st.sampled_from([b"\r\n", b"\n"])), max_size=5),
+              st.sampled_from([b"\r\n", b"\n", b""]), _LINES),
+    max_size=5,
+).map(lambda parts: b"".join(
+    b"--B\r\n--x:y\r\n" + b"".join(h + e for h, e in headers) + blank + content
+    for headers, blank, content in parts) + b"--B--\r\n")
+
+
+@settings(max_examples=300)
+@given(_TOP_HEADERS | _PART_TOP_HEADERS, _PARTS | _LINES | st.binary(max_size=300))
+def test_header_blocks_read_at_once_as_line_by_line(headers: list[tuple[str, str]],
+                                                    body: bytes) -> None:
+    assert walk_bytes(headers, body) == line_by_line(headers, body)
+
+
+@settings(max_examples=300)
+@given(_TOP_HEADERS | _PART_TOP_HEADERS, _PARTS | _LINES | st.binary(max_size=300))
+def test_outline_names_what_the_walk_finds(headers: list[tuple[str, str]],
+                                           body: bytes) -> None:
+    found = mime.outline(headers, io.BytesIO(body))
+    assert outlined(found) == outlined(walk_bytes(headers, body))
+    assert all(a.size == 0 and a.sha256 == "" and a.members == () for a in found)
+
+
+def test_outline_of_a_forwarded_sample_reads_no_content() -> None:
+    top = forwarded_sample()
+    split = top.index(b"\r\n\r\n")
+    headers = message_from_bytes(top[: split + 4]).headers
+    body = top[split + 4 :]
+    found = mime.outline(headers, io.BytesIO(body))
+    assert [(a.path, a.name) for a in found] == [("2.2", "memo.doc"), ("3", "z.bin")]
+    assert [a.size for a in found] == [0, 0]
+
+
+_DELIMITER_LINES = st.lists(st.sampled_from([
+    b"--B", b"--B--", b"--Bx", b"--B --", b"--B\t", b"--B\r", b"--B2", b"--B2--", b"--", b"-B",
+    b"x--B", b"--b", b"text", b"",
+]), max_size=12)
+
+
+@settings(max_examples=300)
+@given(_DELIMITER_LINES, st.sampled_from([b"\r\n", b"\n"]), st.booleans(),
+       st.sampled_from([(b"--B",), (b"--B2",), (b"--B", b"--B2"), (b"--B2", b"--B")]),
+       st.integers(min_value=0, max_value=3))
+def test_delimiters_found_as_the_regex_finds_them(lines: list[bytes], eol: bytes,
+                                                  cut: bool, delimiters: tuple[bytes, ...],
+                                                  skip: int) -> None:
+    data = eol.join(lines) + (b"" if cut else eol)
+    reader = mime._Reader(io.BytesIO(data))
+    reader._fill()
+    reader._pos = data.find(b"\n", 0) + 1 if skip and b"\n" in data else 0
+    assert reader._next_delimiter(delimiters) == reader._delimiter_by_regex(delimiters)
+
+
+def test_lookalike_delimiters_hand_over_to_the_regex() -> None:
+    body = b"--Bx\r\n" * (mime.MAX_LOOKALIKES + 5) + b"--B\r\nrest\r\n"
+    reader = mime._Reader(io.BytesIO(body))
+    reader._fill()
+    assert reader._next_delimiter((b"--B",)) == len(body) - len(b"--B\r\nrest\r\n")
+    assert reader._lookalikes > mime.MAX_LOOKALIKES
+
+
 def _cpython_email_corpus() -> list[Path]:
     directory = Path(sysconfig.get_path("stdlib")) / "test" / "test_email" / "data"
     return sorted(directory.glob("msg_*.txt"))
@@ -669,6 +767,20 @@ def _cpython_email_corpus() -> list[Path]:
 
 CORPUS = _cpython_email_corpus()
 corpus_only = pytest.mark.skipif(not CORPUS, reason="CPython's email test corpus not installed")
+
+
+@corpus_only
+def test_cpython_corpus_outline_and_line_by_line_agree_with_the_walk() -> None:
+    for path in CORPUS:
+        message = message_from_bytes(path.read_bytes())
+        body = b""
+        if message.body is not None:
+            message.body.seek(0)
+            body = message.body.read()
+        found = walk_bytes(message.headers, body)
+        assert line_by_line(message.headers, body) == found, path.name
+        assert outlined(mime.outline(message.headers, io.BytesIO(body))) == outlined(found), \
+            path.name
 
 
 @corpus_only
