@@ -182,6 +182,18 @@ def _describe(fields: Iterable[tuple[str, str]], default_type: str = "text/plain
 _REMEMBERED_BYTES = 512
 
 
+def _block_info(block: bytes, default_type: str) -> _Info:
+    """`_describe` of a part's header block as it stands in the body."""
+    if len(block) > _REMEMBERED_BYTES:
+        return _describe(header_fields(block.split(b"\n")), default_type)
+    return _remembered_block(block, default_type)
+
+
+@functools.lru_cache(maxsize=1024)
+def _remembered_block(block: bytes, default_type: str) -> _Info:
+    return _describe(header_fields(block.split(b"\n")), default_type)
+
+
 @functools.lru_cache(maxsize=1024)
 def _remembered(found: tuple[tuple[str, str], ...], default_type: str) -> _Info:
     return _read(dict(found), default_type)
@@ -534,6 +546,7 @@ class _Reader:
         self._eof = False
         self.at_line_start = True
         self._lookalikes = 0  # lines that started like a delimiter and were none
+        self.at_delimiter = False  # the last run stopped at what may be a delimiter
 
     def line(self) -> bytes:
         """The next line with its line break, a MAX_LINE piece of one, or b"" at the end."""
@@ -553,6 +566,7 @@ class _Reader:
         if not self.at_line_start:
             return b""
         end = self._next_delimiter(delimiters)
+        self.at_delimiter = end != -1
         if end == -1:
             end = self._buf.rfind(b"\n", self._pos) + 1
         if end <= self._pos:
@@ -581,43 +595,30 @@ class _Reader:
         """Start of the next line that is (or, cut by the buffer's end, may be) a
         delimiter, or -1.
 
-        Each open delimiter is looked for with `bytes.find`, memchr-fast and with no
-        regex to compile for a message's own boundaries. A body crafted full of lines
-        that start like a delimiter and are none costs, after the first MAX_LOOKALIKES,
-        one regex scan per buffer, never a Python step per line.
+        Lines starting with `--` are found with `bytes.find`, memchr-fast, and checked
+        against the open delimiters: no regex to compile for a message's own boundaries.
+        A body crafted full of `--` lines costs, after the first MAX_LOOKALIKES, one
+        regex scan per buffer, never a Python step per line.
         """
         if not delimiters:
             return -1
         if self._lookalikes > MAX_LOOKALIKES:
             return self._delimiter_by_regex(delimiters)
-        best = -1
-        for delimiter in delimiters:
-            found = self._delimiter_line(delimiter, len(self._buf) if best == -1 else best)
-            if found != -1:
-                best = found
-        if self._lookalikes > MAX_LOOKALIKES:  # they came in this buffer: ask the regex
-            return self._delimiter_by_regex(delimiters)
-        return best
-
-    def _delimiter_line(self, delimiter: bytes, end: int) -> int:
-        """The first line starting before `end` that is this delimiter, or -1."""
-        buf, needle = self._buf, b"\n" + delimiter
-        at = self._pos if buf.startswith(delimiter, self._pos) else -1
+        buf, at = self._buf, self._pos
+        if not buf.startswith(b"--", at):
+            at = buf.find(b"\n--", at) + 1
+            if not at:
+                return -1
         while True:
-            if at == -1:
-                at = buf.find(needle, self._pos, end)
-                if at == -1:
-                    return -1
-                at += 1
-            if _DELIMITER_END.match(buf, at + len(delimiter)):
-                return at
+            for delimiter in delimiters:
+                if buf.startswith(delimiter, at) and _DELIMITER_END.match(buf, at + len(delimiter)):
+                    return at
             self._lookalikes += 1
             if self._lookalikes > MAX_LOOKALIKES:
+                return self._delimiter_by_regex(delimiters)
+            at = buf.find(b"\n--", at) + 1
+            if not at:
                 return -1
-            at = buf.find(needle, at, end)
-            if at == -1:
-                return -1
-            at += 1
 
     def _delimiter_by_regex(self, delimiters: tuple[bytes, ...]) -> int:
         stop = _stop_pattern(delimiters)
@@ -702,13 +703,13 @@ class _Walker:
                 run = reader.run(self.delimiters)
                 if run:
                     self._content(top, run)
-                    continue
+                    if not reader.at_delimiter:
+                        continue  # else its line comes next: no second search for it
             elif top.first_line and not self.raw_sinks:
                 block = reader.header_block(MAX_HEADER_BYTES)
                 if block is not None:  # what _header_line would keep of it, line by line
                     top.first_line = False
-                    top.header += block
-                    self._end_headers(top)
+                    self._open_body(top, _block_info(block, top.default_type))
                     continue
             line_start = reader.at_line_start
             chunk = reader.line()
@@ -754,7 +755,6 @@ class _Walker:
             default_type=owner.child_type,
         )
         self._push(child)
-        self._delimiters_changed()
 
     def _push(self, entity: _Entity) -> None:
         self.limits.parts += 1
@@ -812,9 +812,9 @@ class _Walker:
         self._open_body(entity, info)
 
     def _header_info(self, entity: _Entity) -> _Info:
-        lines = bytes(entity.header).split(b"\n")
+        block = bytes(entity.header)
         entity.header = bytearray()
-        return _describe(header_fields(lines), entity.default_type)
+        return _block_info(block, entity.default_type)
 
     # -- opening and closing entities --------------------------------------
 
@@ -875,8 +875,10 @@ class _Walker:
 
     def _close_from(self, index: int, at_boundary: bool) -> None:
         """Close the entities from `index` up: a boundary or the end was reached."""
+        closed_delimiter = False
         while len(self.stack) > index:
             entity = self.stack.pop()
+            closed_delimiter = closed_delimiter or entity.delimiter is not None
             if entity.state == _HEADERS:
                 self._close_unopened(entity)
                 continue
@@ -891,6 +893,8 @@ class _Walker:
                 self._walk_encoded(entity, entity.inner)
             if entity.uu is not None:
                 entity.uu.close()
+        if closed_delimiter:
+            self._delimiters_changed()
 
     def _walk_encoded(self, entity: _Entity, encoded: _EncodedMessage) -> None:
         """Walk a decoded message/rfc822 part as the message it holds, under its path."""
