@@ -42,6 +42,7 @@ from mailspy.milter import loop
 from mailspy.milter.adapter import Connections, MailspyMilter
 from mailspy.rules.check import target_problems
 from mailspy.rules.compile import RuleSet
+from mailspy.rules.regexes import PatternError
 from mailspy.rules.running import RulesConfig, load_running_rules
 from mailspy.spool.deliver import Deliverer, DeliverySettings
 from mailspy.spool.store import Spool, SpoolBusyError
@@ -199,7 +200,11 @@ class Daemon:
         if not result.files:
             log.info("no rules files in %s: recording every message as the original "
                      "mailspy did", self.options.rules.rules_dir)
-        _ = result.rules.index  # built now, not on the first message
+        try:
+            result.rules.prepare()  # the index and the regexes, now, not on the first message
+        except PatternError as exc:
+            raise StartError(f"mailspy's regex engine cannot build a regex the checks "
+                             f"passed: {exc.message}") from exc
         return result.rules
 
     def reload(self) -> dict[str, Any]:

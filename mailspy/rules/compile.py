@@ -43,6 +43,7 @@ from mailspy.rules.regexes import (
     RegexClock,
     RegexLimits,
     RegexTimeout,
+    RulePattern,
     compile_pattern,
     regex_flags,
 )
@@ -127,6 +128,7 @@ class RuleSet:
     rules: tuple[CompiledRule, ...]
     files: tuple[str, ...] = ()
     regex_limits: RegexLimits = DEFAULT_LIMITS
+    patterns: tuple[RulePattern, ...] = ()  # the rules' regexes, for prepare()
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -141,6 +143,14 @@ class RuleSet:
                                      for r in self.rules for a in r.actions if a.name in ACTIONS))
         return frozenset({"connect", "helo"} - needed)
 
+    def prepare(self) -> None:
+        """Build now what evaluation needs, not on the first message: the index and the
+        regex engine's compiled patterns (commands that only check rules never need
+        them). PatternError if the engine cannot build a pattern its checks passed."""
+        _ = self.index
+        for pattern in self.patterns:
+            _ = pattern.engine
+
     @cached_property
     def index(self) -> RuleIndex:
         """Built once per rule set, on first use (the daemon builds it at load)."""
@@ -153,7 +163,8 @@ def compile_rules(
     compiler = _Compiler()
     compiled = tuple(compiler.rule(r, defaults) for r in rules)
     limits = RegexLimits(defaults.regex_timeout)
-    return RuleSet(compiled, tuple(files), limits), compiler.diagnostics
+    return RuleSet(compiled, tuple(files), limits, tuple(compiler.patterns)), \
+        compiler.diagnostics
 
 
 def plan_action(action: Action, defaults: Defaults) -> PlannedAction:
@@ -185,6 +196,7 @@ class _Compiler:
         self.diagnostics: list[Diagnostic] = []
         self._lists: dict[str, tuple[str, ...]] = {}
         self._fields: set[str] = set()
+        self.patterns: list[RulePattern] = []
 
     def rule(self, rule: Rule, defaults: Defaults) -> CompiledRule:
         self._fields = set()
@@ -248,6 +260,7 @@ class _Compiler:
             pattern = compile_pattern(value.pattern, regex_flags(value.flags))
         except PatternError:
             return (lambda values: False), None  # reported by the transformer
+        self.patterns.append(pattern)
         name = key[0] if key[1] is None else f'{key[0]} "{key[1]}"'
 
         def matches(values: Values) -> bool:

@@ -23,7 +23,7 @@ import time
 import warnings
 from _sre import MAXREPEAT  # the regex parser's "no upper bound"
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 import regex
@@ -36,8 +36,12 @@ PER_MESSAGE = 10  # a message's searches may take this many timeouts in all
 # The engine writes out a repeat's required copies (x{1000000} costs it 260 MB and a
 # second to compile; re keeps a count): more than this many in one pattern is refused.
 MAX_COPIES = 10_000
-_TOO_DEEP = ("groups nested too deeply for mailspy's regex engine (it reads about 150 "
-             "levels); write the regex with fewer levels of parentheses")
+# The engine's parser recurses once per level of parentheses and gives up between 150 and
+# 200 levels, depending on the kind of group: mailspy refuses more than this many, so
+# that every pattern it accepts the engine builds, without building it to find out.
+MAX_NESTING = 100
+_TOO_DEEP = (f"groups nested too deeply for mailspy's regex engine (more than {MAX_NESTING} "
+             "levels of parentheses); write the regex with fewer levels")
 
 
 def regex_flags(letters: str) -> int:
@@ -105,9 +109,15 @@ class PatternError(ValueError):
 class RulePattern:
     source: str  # as written between the slashes
     flags: int  # re's flags from the letters after the closing slash
-    engine: regex.Pattern[str]
     on_empty: bool  # what re.search gives on the empty value
     warnings: tuple[tuple[int, str], ...] = field(default=())  # (offset, what re warns)
+
+    @cached_property
+    def engine(self) -> regex.Pattern[str]:
+        """The engine's compiled pattern, built on first use (310 µs a pattern: most of
+        what `check-rules` spent on 10,000 rules, which never search). The daemon builds
+        every rule's when it loads them (`RuleSet.prepare`)."""
+        return _engine(self.source, self.flags)
 
     def search(self, value: str, clock: RegexClock) -> bool:
         if not value:
@@ -117,8 +127,10 @@ class RulePattern:
 
 @lru_cache(maxsize=65536)
 def compile_pattern(source: str, flags: int) -> RulePattern:
-    """Compiled once whether check-rules asks or the daemon loads it (with 10,000 rules,
-    compiling every regex twice was a quarter of check-rules). Raises PatternError."""
+    """A pattern checked as the engine needs it, once whether check-rules asks or the
+    daemon loads it: what re refuses, and what the engine cannot build (repeats it would
+    write out, MAX_COPIES; nesting, MAX_NESTING). Raises PatternError. The engine's
+    own compiled pattern waits for first use (`RulePattern.engine`)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # re's FutureWarnings are collected below
         try:
@@ -134,13 +146,20 @@ def compile_pattern(source: str, flags: int) -> RulePattern:
                            f"of its parts, more than mailspy's regex engine builds "
                            f"({MAX_COPIES:,}); lower the minimum counts (x{{5,}}, not "
                            "x{100000,})", _largest_count(source))
-    text, inserted, found = _literal_brackets_escaped(source, flags)
+    if nesting(source) > MAX_NESTING:
+        raise PatternError(_TOO_DEEP, 0)
+    return RulePattern(source, flags, checked.search("") is not None, _warnings(source, flags))
+
+
+def _engine(source: str, flags: int) -> regex.Pattern[str]:
+    """The engine's pattern: `{` and `[` that re reads as text escaped, re's flags."""
+    text, inserted = _literal_brackets_escaped(source, flags)
     engine_flags = regex.VERSION0
     for flag, engine_flag in _ENGINE_FLAGS.items():
         if flags & flag:
             engine_flags |= engine_flag
     try:
-        engine = regex.compile(text, engine_flags)
+        return regex.compile(text, engine_flags)
     except RecursionError:
         raise PatternError(_TOO_DEEP, 0) from None
     except (regex.error, OverflowError, ValueError) as exc:
@@ -148,7 +167,6 @@ def compile_pattern(source: str, flags: int) -> RulePattern:
         pos -= sum(1 for at in inserted if at < pos)
         raise PatternError("mailspy's regex engine cannot use this expression: "
                            f"{getattr(exc, 'msg', exc)}", max(pos, 0)) from None
-    return RulePattern(source, flags, engine, checked.search("") is not None, found)
 
 
 # -- what re reads, through its own parser --------------------------------------------
@@ -195,25 +213,33 @@ def _reading(pattern: str, flags: int, quiet: bool = True) -> tuple[Any, ...] | 
 _WARNED_AT = re.compile(r"(.*) at position (\d+)$")
 
 
-def _literal_brackets_escaped(source: str, flags: int
-                              ) -> tuple[str, tuple[int, ...], tuple[tuple[int, str], ...]]:
-    """(the pattern with a backslash before every `{` and `[` that re takes literally,
-    offsets where backslashes went in, re's FutureWarnings as (offset, message)).
-
-    re itself decides: a bracket whose escaping leaves re's parse unchanged is literal
-    (`x{e}`, `{1, 2}` in verbose mode, the inner `[` of `[[:alpha:]]`, one in a comment)."""
+def _warnings(source: str, flags: int) -> tuple[tuple[int, str], ...]:
+    """re's FutureWarnings about the pattern, as (offset, message): a `[` or `{` that a
+    later Python may read otherwise."""
     if "{" not in source and "[" not in source:
-        return source, (), ()
+        return ()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        reading = _reading(source, flags, quiet=False)
+        _parse(source, flags)
     found = []
     for warning in caught:
         match = _WARNED_AT.match(str(warning.message))
         if match:
             found.append((int(match.group(2)), match.group(1)))
+    return tuple(found)
+
+
+def _literal_brackets_escaped(source: str, flags: int) -> tuple[str, tuple[int, ...]]:
+    """(the pattern with a backslash before every `{` and `[` that re takes literally,
+    offsets where backslashes went in).
+
+    re itself decides: a bracket whose escaping leaves re's parse unchanged is literal
+    (`x{e}`, `{1, 2}` in verbose mode, the inner `[` of `[[:alpha:]]`, one in a comment)."""
+    if "{" not in source and "[" not in source:
+        return source, ()
+    reading = _reading(source, flags)
     if reading is None:
-        return source, (), tuple(found)
+        return source, ()
     text, inserted = source, list[int]()
     for at in _unescaped(source, "{["):
         shifted = at + len(inserted)
@@ -221,7 +247,7 @@ def _literal_brackets_escaped(source: str, flags: int
         if _reading(candidate, flags) == reading:
             text = candidate
             inserted.append(at)
-    return text, tuple(inserted), tuple(found)
+    return text, tuple(inserted)
 
 
 def _unescaped(source: str, chars: str) -> list[int]:
@@ -246,6 +272,42 @@ def required_copies(pattern: str, flags: int) -> int:
         return 0 if parsed is None else _copies(list(parsed))
     except Exception:  # a shape of the private parser's output we did not expect
         return 0
+
+
+def nesting(pattern: str) -> int:
+    """How deep parentheses nest in the pattern as written, escapes and character classes
+    skipped (re's own parse flattens `(?:...)`, the engine's parser recurses into it)."""
+    if pattern.count("(") <= MAX_NESTING:
+        return pattern.count("(")
+    depth = deepest = 0
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i += 2
+            continue
+        if char == "[":
+            i = _class_end(pattern, i)
+            continue
+        if char == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char == ")":
+            depth = max(depth - 1, 0)
+        i += 1
+    return deepest
+
+
+def _class_end(pattern: str, start: int) -> int:
+    """The offset after the character class opening at `start` (`[^]a]` holds a `]`)."""
+    i = start + 1
+    if pattern.startswith("^", i):
+        i += 1
+    if pattern.startswith("]", i):
+        i += 1
+    while i < len(pattern) and pattern[i] != "]":
+        i += 2 if pattern[i] == "\\" else 1
+    return i + 1
 
 
 def _largest_count(source: str) -> int:

@@ -21,6 +21,7 @@ from mailspy.rules.compile import Defaults
 from mailspy.rules.load import load_rules
 from mailspy.rules.regexes import (
     MAX_COPIES,
+    MAX_NESTING,
     PER_MESSAGE,
     PatternError,
     RegexClock,
@@ -221,3 +222,52 @@ def test_what_differs_from_python_is_unicode_data_only(source, value, python, ma
     is noticed."""
     assert (re.search(source, value) is not None) is python
     assert compile_pattern(source, 0).search(value, RegexClock(RegexLimits())) is mailspy
+
+
+# -- checked without the engine, built by the engine when the daemon loads -----------
+
+GROUPS = st.sampled_from(["(", "(?:", "(?=", "(?!", "(?<=a", "(?<!a", "(?>", "(?i:",
+                          "(?P<g{n}>", "(?:a|"])
+CLOSES = st.sampled_from([")", ")*", ")+", "){2}", ")?", ")*?", "|b)"])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(GROUPS, CLOSES), min_size=1, max_size=MAX_NESTING + 20),
+       st.sampled_from(["a", "x|y", "[)(]", r"\(", "b{2}"]), FLAGS)
+def test_every_pattern_the_checks_pass_the_engine_builds(levels, middle, flags):
+    opens = "".join(g.format(n=n) for n, (g, _) in enumerate(levels))
+    source = opens + middle + "".join(c for _, c in reversed(levels))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            re.compile(source, flags)
+        except (re.error, RecursionError):
+            assume(False)
+    try:
+        pattern = compile_pattern(source, flags)
+    except PatternError as refused:
+        assert len(levels) > MAX_NESTING and refused.message.startswith("groups nested")
+        return
+    assert len(levels) <= MAX_NESTING
+    pattern.engine.search("xab")  # built, and it searches
+
+
+def test_the_deepest_nesting_allowed_builds_and_one_more_is_refused():
+    for group in ("(", "(?:", "(?=", "(?<=a", "(?>", "(?i:"):
+        deepest = group * MAX_NESTING + "a" + ")" * MAX_NESTING
+        compile_pattern(deepest, 0).engine.search("a")  # built, and it searches
+        with pytest.raises(PatternError):
+            compile_pattern(group * (MAX_NESTING + 1) + "a" + ")" * (MAX_NESTING + 1), 0)
+
+
+def test_checking_rules_builds_no_regex_and_preparing_them_builds_each(tmp_path):
+    (tmp_path / "a.rules").write_text(
+        'rule "a" { when subject matches /^inv(oice)? [0-9]+$/ log-summary }\n'
+        'rule "b" { when sender matches /@bank\\.example$/i log-summary }\n')
+    result = load_rules(tmp_path)
+    assert result.ok
+    assert [p.source for p in result.rules.patterns] == [r"^inv(oice)? [0-9]+$",
+                                                         r"@bank\.example$"]
+    assert not any("engine" in vars(p) for p in result.rules.patterns)
+    result.rules.prepare()
+    assert all("engine" in vars(p) for p in result.rules.patterns)

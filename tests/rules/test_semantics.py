@@ -187,7 +187,7 @@ def test_field_values_are_computed_once_per_message(load):
 
     class Counting(Message):
         @property
-        def attachments(self):
+        def attachment_outline(self):
             calls.append(1)
             return [Attachment("a.exe")]
 
@@ -202,6 +202,10 @@ def test_a_message_no_rule_asks_about_is_never_walked(load):
     class Exploding(Message):
         @property
         def attachments(self):
+            raise AssertionError("walked")
+
+        @property
+        def attachment_outline(self):
             raise AssertionError("walked")
 
     verdict = verdict_for(load, 'rule "a" { when sender is "a@x" log-summary }',
