@@ -17,7 +17,10 @@ import pytest
 from bench.milterclient import (
     MAX_DATA,
     SMFIC_BODY,
+    SMFIC_DATA,
     SMFIC_HEADER,
+    SMFIC_MAIL,
+    SMFIC_RCPT,
     SMFIP_NR_BODY,
     SMFIP_NR_HDR,
     SMFIR_ACCEPT,
@@ -59,7 +62,7 @@ def test_body_chunks_fit_libmilter_packets() -> None:
     assert b"".join(chunks) == b"a" * (MAX_DATA + 10) + b"b" * 5
 
 
-def _session(address: tuple[str, int], mail: Mail) -> MilterClient:
+def _session(address: str | tuple[str, int], mail: Mail) -> MilterClient:
     client = MilterClient.open(address, timeout=10)
     client.negotiate()
     client.connect("client.example", "192.0.2.7", 40000)
@@ -92,31 +95,62 @@ def test_null_milter_round_trip_skips_what_it_skips(null_milter) -> None:
     assert eom_file.read_text() == "4XyZ1 2\n"
 
 
-def test_mailspy_no_reply_steps_are_not_waited_for(tmp_path: Path) -> None:
-    """mailspy leaves headers unanswered (not DATA or body: over TCP that brings back
-    the Nagle stall): the client reads an answer only for the steps that have one,
-    so it neither hangs nor leaves answers unread, and the whole body arrives."""
+def _mailspy_session(tmp_path: Path, socket_kind: str) -> MilterClient:
+    """One message through a `mailspy run` listening on TCP or on a unix socket."""
     rules = tmp_path / "rules.d"
     rules.mkdir()
     (rules / "all.rules").write_text('rule "everything" { log-summary }\n')
-    port = free_port()
-    argv = [sys.executable, "-m", "mailspy", "run", "-p", f"inet:{port}@127.0.0.1",
+    if socket_kind == "tcp":
+        port = free_port()
+        spec, where = f"inet:{port}@127.0.0.1", {"port": port}
+        address: str | tuple[str, int] = ("127.0.0.1", port)
+    else:
+        path = tmp_path / "milter.sock"
+        spec, where, address = f"unix:{path}", {"socket_path": path}, str(path)
+    argv = [sys.executable, "-m", "mailspy", "run", "-p", spec,
             "-d", str(rules), "-f", str(tmp_path / "summary.log"),
             "--spool-dir", str(tmp_path / "spool"),
             "--runtime-dir", str(tmp_path / "spool") + "-run"]
-    with MilterProcess(argv, port=port, output=tmp_path / "mailspy.out"):
-        client = _session(("127.0.0.1", port), MAIL)
+    with MilterProcess(argv, output=tmp_path / "mailspy.out", **where):
+        return _session(address, MAIL)
+
+
+def _answered(client: MilterClient) -> int:
+    negotiated = client.negotiation
+    assert negotiated is not None
+    return sum(count for command, count in client.counters.sent.items()
+               if command in STEPS and not negotiated.no_reply(command))
+
+
+def test_mailspy_no_reply_steps_are_not_waited_for(tmp_path: Path) -> None:
+    """Over TCP mailspy leaves headers unanswered (not DATA or body: that brings back
+    the Nagle stall): the client reads an answer only for the steps that have one,
+    so it neither hangs nor leaves answers unread, and the whole body arrives."""
+    client = _mailspy_session(tmp_path, "tcp")
     negotiated = client.negotiation
     assert negotiated is not None
     assert negotiated.protocol & SMFIP_NR_HDR
     assert not negotiated.protocol & SMFIP_NR_BODY
-    answered = sum(count for command, count in client.counters.sent.items()
-                   if command in STEPS and not negotiated.no_reply(command))
-    assert client.counters.replies == 1 + answered + 1  # OPTNEG, answered steps, EOM
+    assert client.counters.replies == 1 + _answered(client) + 1  # OPTNEG, steps, EOM
     assert client.counters.sent[SMFIC_BODY] == 3
     summary = (tmp_path / "summary.log").read_text()
     assert f"\tsize={len(MAIL.body)}\t" in summary
     assert "to=<cfo@example.net>" in summary
+
+
+def test_over_a_unix_socket_only_end_of_message_is_answered(tmp_path: Path) -> None:
+    """No Nagle on a unix socket: mailspy leaves MAIL, RCPT, DATA, headers and body
+    unanswered, and libmilter sends no stray answer that would desynchronise the MTA."""
+    client = _mailspy_session(tmp_path, "unix")
+    negotiated = client.negotiation
+    assert negotiated is not None
+    for command in (SMFIC_MAIL, SMFIC_RCPT, SMFIC_DATA, SMFIC_HEADER, SMFIC_BODY):
+        assert negotiated.no_reply(command), command
+    assert _answered(client) == 0
+    assert client.counters.replies == 1 + 1  # OPTNEG and end-of-message only
+    summary = (tmp_path / "summary.log").read_text()
+    assert f"\tsize={len(MAIL.body)}\t" in summary
+    assert "to=<bob@example.net>\tto=<cfo@example.net>" in summary
 
 
 @pytest.mark.slow

@@ -39,7 +39,12 @@ from mailspy.daemon.socketspec import SocketSpec
 from mailspy.diagnostics import Diagnostic, counted
 from mailspy.dispatch import TEMPFAIL, Recorder
 from mailspy.milter import loop
-from mailspy.milter.adapter import Connections, MailspyMilter
+from mailspy.milter.adapter import (
+    UNANSWERED_TCP,
+    UNANSWERED_UNIX,
+    Connections,
+    MailspyMilter,
+)
 from mailspy.rules.check import target_problems
 from mailspy.rules.compile import RuleSet
 from mailspy.rules.regexes import PatternError
@@ -119,6 +124,8 @@ class Daemon:
             rules = self._load_rules()  # before anything else: broken rules stop us here
         os.umask(UMASK)
         MailspyMilter.connections = Connections(self._connection_limit())
+        MailspyMilter.unanswered = (UNANSWERED_UNIX if self.options.socket.family == "unix"
+                                    else UNANSWERED_TCP)
         signals.block()
         spool = self._open_spool(account)
         self._make_log_dirs(rules, account)

@@ -30,6 +30,7 @@ log = logging.getLogger("mailspy")
 CONTINUE: int = Milter.CONTINUE
 ACCEPT: int = Milter.ACCEPT
 TEMPFAIL: int = Milter.TEMPFAIL
+NOREPLY: int = Milter.NOREPLY
 Callback = TypeVar("Callback", bound=Callable[..., int])
 noreply: Callable[[Callback], Callback] = Milter.noreply
 
@@ -41,6 +42,16 @@ BODY_IN_MEMORY = 256 * 1024  # larger bodies are spooled to a temporary file
 # end-of-message. The client's address and name come with the connect step itself.
 MACROS = ((Milter.M_ENVFROM, "i {auth_authen}"), (Milter.M_DATA, "i"))
 
+# The steps mailspy leaves unanswered, where the MTA allows it. Over TCP only the headers:
+# an unanswered step whose next command the MTA writes later, on its own (MAIL, RCPT,
+# DATA, the body), waits out Nagle and the milter's delayed ACK, 40 ms per message
+# (docs/performance.md). A unix socket has neither: there every step but end-of-message
+# goes unanswered, and each message costs a round trip per step less.
+UNANSWERED_TCP = Milter.P_NR_HDR
+UNANSWERED_UNIX = (Milter.P_NR_CONN | Milter.P_NR_HELO | Milter.P_NR_MAIL
+                   | Milter.P_NR_RCPT | Milter.P_NR_DATA | Milter.P_NR_HDR
+                   | Milter.P_NR_EOH | Milter.P_NR_BODY | Milter.P_NR_UNKN)
+
 
 class MailspyMilter(Milter.Base):  # type: ignore[misc]  # pymilter is untyped
     """One instance per SMTP connection (libmilter runs each in its own thread)."""
@@ -49,10 +60,15 @@ class MailspyMilter(Milter.Base):  # type: ignore[misc]  # pymilter is untyped
     spool_dir: ClassVar[str | None] = None
     answer_times: ClassVar[AnswerTimes] = AnswerTimes()
     connections: ClassVar[Connections]  # set below the class
+    unanswered: ClassVar[int] = UNANSWERED_TCP  # the daemon sets it by its socket's kind
+    # What each step answers: CONTINUE, or NOREPLY where the step was negotiated unanswered
+    # (libmilter would turn a CONTINUE there into NOREPLY, and log an error each time).
+    _on_connect = _on_helo = _on_mail = _on_rcpt = _on_data = _on_body = CONTINUE
 
     def negotiate(self, opts: list[int]) -> int:
-        """As pymilter negotiates, and skip the connection and HELO steps when no
-        loaded rule or action needs them: two callbacks, two answers less per session."""
+        """As pymilter negotiates; skip the connection and HELO steps when no loaded
+        rule or action needs them, and leave unanswered the steps `unanswered` names.
+        A connection beyond the limit keeps MAIL FROM answered: its TEMPFAIL goes there."""
         offered = opts[1]
         answer: int = super().negotiate(opts)
         if answer == CONTINUE:
@@ -61,8 +77,15 @@ class MailspyMilter(Milter.Base):  # type: ignore[misc]  # pymilter is untyped
             unused = self.recorder.rules.unused_steps
             skip = (Milter.P_NOCONNECT if "connect" in unused else 0) | \
                 (Milter.P_NOHELO if "helo" in unused else 0)
-            opts[1] |= offered & skip
-            self._protocol = opts[1]
+            unanswered = self.unanswered & ~(Milter.P_NR_MAIL if self._over_limit else 0)
+            opts[1] |= offered & (skip | unanswered)
+            self._protocol = protocol = opts[1]
+            self._on_connect = NOREPLY if protocol & Milter.P_NR_CONN else CONTINUE
+            self._on_helo = NOREPLY if protocol & Milter.P_NR_HELO else CONTINUE
+            self._on_mail = NOREPLY if protocol & Milter.P_NR_MAIL else CONTINUE
+            self._on_rcpt = NOREPLY if protocol & Milter.P_NR_RCPT else CONTINUE
+            self._on_data = NOREPLY if protocol & Milter.P_NR_DATA else CONTINUE
+            self._on_body = NOREPLY if protocol & Milter.P_NR_BODY else CONTINUE
         return answer
 
     def _ask_for_macros(self, actions: int) -> None:
@@ -91,11 +114,11 @@ class MailspyMilter(Milter.Base):  # type: ignore[misc]  # pymilter is untyped
             self._client_address = str(hostaddr[0])
         elif isinstance(hostaddr, str):
             self._client_address = hostaddr
-        return CONTINUE
+        return self._on_connect
 
     def hello(self, hostname: str | None) -> int:
         self._helo = hostname or ""
-        return CONTINUE
+        return self._on_helo
 
     def envfrom(self, mail_from: str, *params: str) -> int:
         self._discard()
@@ -105,21 +128,19 @@ class MailspyMilter(Milter.Base):  # type: ignore[misc]  # pymilter is untyped
                             client_name=self._client_name, helo=self._helo)
         body = tempfile.SpooledTemporaryFile(BODY_IN_MEMORY, dir=self.spool_dir)  # noqa: SIM115
         self._message = Message(envelope, body=cast(BinaryIO, body))  # a binary file
-        return CONTINUE
+        return self._on_mail
 
     def envrcpt(self, to: str, *params: str) -> int:
         if self._message is not None:
             self._message.envelope.rcpt_to.append(to)
-        return CONTINUE
+        return self._on_rcpt
 
     def data(self) -> int:
-        # Answering DATA matters over TCP: without an answer the MTA waits
-        # out a delayed ACK (40 ms) per message.
-        return CONTINUE
+        # Over TCP DATA is answered: without an answer the MTA waits out a delayed
+        # ACK (40 ms) per message (UNANSWERED_TCP).
+        return self._on_data
 
-    # Only headers go unanswered: skipping the answer to DATA or to body
-    # chunks lets Postfix's small writes wait out a delayed ACK over TCP
-    # (Nagle): 22 messages/s per session instead of 400 (bench/, 2026-11).
+    # Headers go unanswered over any socket: the MTA writes them all at once.
     @noreply
     def header(self, name: str, value: str) -> int:
         if self._message is not None:
@@ -129,7 +150,7 @@ class MailspyMilter(Milter.Base):  # type: ignore[misc]  # pymilter is untyped
     def body(self, chunk: bytes) -> int:
         message = self._message
         if message is None:
-            return CONTINUE
+            return self._on_body
         message.body_size += len(chunk)  # counted, whatever happens to the bytes
         if message.body is not None and self._body_error is None:
             try:
@@ -137,7 +158,7 @@ class MailspyMilter(Milter.Base):  # type: ignore[misc]  # pymilter is untyped
             except OSError as exc:  # the spill file's disk is full: keep counting
                 self._body_error = exc
                 log.error("%s: cannot store the body: %s", self._macro("i") or "NOQUEUE", exc)
-        return CONTINUE
+        return self._on_body
 
     def eom(self) -> int:
         started = time.perf_counter()

@@ -189,3 +189,62 @@ def test_connection_is_asked_for_when_a_rule_or_the_json_record_needs_it(daemon,
     priv = FakeMTA().ctx.getpriv()
     assert not priv._protocol & Milter.P_NOCONNECT
     assert priv._client_address == "192.0.2.7"
+
+
+# -- which steps are answered, by the kind of socket --------------------------------
+
+STEP_ANSWERS = (Milter.P_NR_MAIL, Milter.P_NR_RCPT, Milter.P_NR_DATA, Milter.P_NR_BODY)
+
+
+def _answers(priv: MailspyMilter) -> list[int]:
+    """What the steps of one message answer, called as libmilter calls them."""
+    answers = [priv.envfrom("<a@x>"), priv.envrcpt("<b@y>"), priv.data()]
+    priv.header("Subject", "s")
+    answers.append(priv.body(b"text\r\n"))
+    priv.abort()
+    return answers
+
+
+def test_over_tcp_only_headers_go_unanswered(daemon):
+    daemon('rule "all" { log-summary }')
+    priv = FakeMTA().ctx.getpriv()
+    assert priv._protocol & Milter.P_NR_HDR
+    assert not any(priv._protocol & bit for bit in STEP_ANSWERS)
+    assert _answers(priv) == [Milter.CONTINUE] * 4
+
+
+def test_over_a_unix_socket_every_step_but_end_of_message_goes_unanswered(daemon,
+                                                                           monkeypatch):
+    _, summary, _ = daemon('rule "all" { log-summary }')
+    monkeypatch.setattr(MailspyMilter, "unanswered", adapter.UNANSWERED_UNIX)
+    mta = FakeMTA()
+    priv = mta.ctx.getpriv()
+    assert all(priv._protocol & bit for bit in (*STEP_ANSWERS, Milter.P_NR_HDR))
+    assert _answers(priv) == [Milter.NOREPLY] * 4
+    priv.envfrom("<a@x>")
+    priv.envrcpt("<b@y>")
+    priv.body(b"text\r\n")
+    assert priv.eom() == Milter.ACCEPT  # end-of-message is always answered
+    mta.close()
+    assert "to=<b@y>" in summary.read_text()
+
+
+def test_over_a_unix_socket_connect_and_helo_go_unanswered_when_asked_for(daemon,
+                                                                          monkeypatch):
+    daemon('rule "a" { when client-name matches "*.example" log-summary }')
+    monkeypatch.setattr(MailspyMilter, "unanswered", adapter.UNANSWERED_UNIX)
+    priv = FakeMTA().ctx.getpriv()
+    assert not priv._protocol & Milter.P_NOCONNECT
+    assert priv._protocol & Milter.P_NR_CONN and priv._protocol & Milter.P_NR_HELO
+    assert priv.connect("client.example", 4, ("192.0.2.7", 25)) == Milter.NOREPLY
+    assert priv.hello("helo.example") == Milter.NOREPLY
+
+
+def test_a_connection_beyond_the_limit_keeps_mail_from_answered_for_its_tempfail(
+        daemon, monkeypatch):
+    daemon('rule "all" { log-summary }')
+    monkeypatch.setattr(MailspyMilter, "unanswered", adapter.UNANSWERED_UNIX)
+    monkeypatch.setattr(MailspyMilter, "connections", adapter.Connections(limit=0))
+    priv = FakeMTA().ctx.getpriv()
+    assert not priv._protocol & Milter.P_NR_MAIL
+    assert priv.envfrom("<a@x>") == Milter.TEMPFAIL
