@@ -79,7 +79,9 @@ class Recorder:
         arrived: a copy of it cannot be owed then."""
         verdict = evaluate(self.rules, message)
         self.counters.messages += 1
-        self.hits.update(r.name for r in verdict.rules)
+        hits = self.hits
+        for rule in verdict.rules:
+            hits[rule.name] += 1
         copies = [a for a in verdict.actions if ACTIONS[a.name].kind == COPY]
         if copies and not self._spool(copies, message, body_kept):
             if self.on_spool_failure == TEMPFAIL:

@@ -36,6 +36,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 # Header values handed to the stdlib's parameter parser are cut to these
 # bounds: it is quadratic in the number of `;`. Real values stay far below.
@@ -414,10 +415,9 @@ def mime_fields(fields: Iterable[tuple[str, str]]) -> dict[str, str]:
     return found
 
 
-@dataclass(frozen=True)
-class MimeFields:
+class MimeFields(NamedTuple):
     """What a part's MIME fields say. `content_type` and `boundary` are octets (see
-    `octets`); `name` is decoded text."""
+    `octets`); `name` is decoded text. A tuple: one is made for every part."""
 
     content_type: str
     boundary: str | None  # multipart types only

@@ -59,7 +59,7 @@ import re
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, NamedTuple, Protocol
 
 from mailspy.message import archive
 from mailspy.message.attachment import Attachment
@@ -158,9 +158,8 @@ def _has_uu_begin(body: BinaryIO | None) -> bool:
     return False
 
 
-@dataclass(frozen=True)
-class _Info:
-    """What a part's header block says about it."""
+class _Info(NamedTuple):
+    """What a part's header block says about it (a tuple: built for every part)."""
 
     content_type: str = "text/plain"
     boundary: bytes | None = None

@@ -11,6 +11,7 @@ mailspy has no resources to record.
 
 from __future__ import annotations
 
+import io
 import logging
 import tempfile
 import threading
@@ -34,7 +35,7 @@ NOREPLY: int = Milter.NOREPLY
 Callback = TypeVar("Callback", bound=Callable[..., int])
 noreply: Callable[[Callback], Callback] = Milter.noreply
 
-BODY_IN_MEMORY = 256 * 1024  # larger bodies are spooled to a temporary file
+BODY_IN_MEMORY = 256 * 1024  # larger bodies move to an anonymous file beside the spool
 
 # The macros mailspy reads, asked for by step so that the MTA's own lists (main.cf's
 # milter_*_macros, sendmail.mc's confMILTER_MACROS_*) do not matter. sendmail knows the
@@ -126,8 +127,7 @@ class MailspyMilter(Milter.Base):  # type: ignore[misc]  # pymilter is untyped
             return TEMPFAIL
         envelope = Envelope(mail_from=mail_from, client_address=self._client_address,
                             client_name=self._client_name, helo=self._helo)
-        body = tempfile.SpooledTemporaryFile(BODY_IN_MEMORY, dir=self.spool_dir)  # noqa: SIM115
-        self._message = Message(envelope, body=cast(BinaryIO, body))  # a binary file
+        self._message = Message(envelope, body=io.BytesIO())  # until it must spill
         return self._on_mail
 
     def envrcpt(self, to: str, *params: str) -> int:
@@ -154,11 +154,26 @@ class MailspyMilter(Milter.Base):  # type: ignore[misc]  # pymilter is untyped
         message.body_size += len(chunk)  # counted, whatever happens to the bytes
         if message.body is not None and self._body_error is None:
             try:
+                if message.body_size > BODY_IN_MEMORY and isinstance(message.body, io.BytesIO):
+                    message.body = self._spill(message.body)
                 message.body.write(chunk)
             except OSError as exc:  # the spill file's disk is full: keep counting
                 self._body_error = exc
                 log.error("%s: cannot store the body: %s", self._macro("i") or "NOQUEUE", exc)
         return self._on_body
+
+    def _spill(self, memory: io.BytesIO) -> BinaryIO:
+        """The body so far, moved to an anonymous file in the spool's tmp/ (not a tmpfs):
+        a plain BytesIO costs half of tempfile's SpooledTemporaryFile per message."""
+        spilled = tempfile.TemporaryFile(dir=self.spool_dir)  # noqa: SIM115
+        try:
+            with memory.getbuffer() as held:
+                spilled.write(held)
+        except BaseException:
+            spilled.close()
+            raise
+        memory.close()
+        return cast(BinaryIO, spilled)
 
     def eom(self) -> int:
         started = time.perf_counter()
@@ -209,7 +224,7 @@ class MailspyMilter(Milter.Base):  # type: ignore[misc]  # pymilter is untyped
 
     def _macro(self, name: str) -> str:
         try:
-            return self.getsymval(name) or ""
+            return self._ctx.getsymval(name) or ""  # pymilter's context, no layer between
         except Exception:  # TestCtx and MTAs without the macro
             return ""
 

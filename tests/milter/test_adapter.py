@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import time
@@ -122,14 +123,22 @@ def test_an_action_that_fails_is_logged_and_the_others_still_run(daemon, tmp_pat
 def test_a_big_body_is_spooled_to_disk_not_held_in_memory(daemon, monkeypatch):
     recorder, _, _ = daemon('rule "all" { log-summary }')
     seen = []
-    monkeypatch.setattr(recorder, "record", lambda m, **kw: seen.append((m.body._rolled,
-                                                                    m.body_size)))
-    body = b"x" * 70 + b"\r\n"
-    FakeMTA().send("<a@x>", ["<b@y>"], HEADERS, body * (adapter.BODY_IN_MEMORY // 72 + 10))
+    kept = []
+
+    def record(message, **_):
+        seen.append((not isinstance(message.body, io.BytesIO), message.body_size))
+        message.body.seek(0)
+        kept.append(message.body.read())
+
+    monkeypatch.setattr(recorder, "record", record)
+    line = b"x" * 70 + b"\r\n"
+    big = b"".join(b"%070d\r\n" % n for n in range(adapter.BODY_IN_MEMORY // 72 + 10))
+    FakeMTA().send("<a@x>", ["<b@y>"], HEADERS, big)
     small = FakeMTA()
-    small.send("<a@x>", ["<b@y>"], HEADERS, body)
+    small.send("<a@x>", ["<b@y>"], HEADERS, line)
     assert [rolled for rolled, _ in seen] == [True, False]
     assert seen[1][1] == 72
+    assert kept == [big, line]  # spilled or not, every byte as it came
 
 
 def test_eom_is_answered_while_a_slow_pipe_runs(daemon, tmp_path):
