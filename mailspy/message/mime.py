@@ -55,11 +55,12 @@ import binascii
 import contextlib
 import functools
 import hashlib
+import io
 import re
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import BinaryIO, NamedTuple, Protocol
+from typing import Any, BinaryIO, NamedTuple, Protocol
 
 from mailspy.message import archive
 from mailspy.message.attachment import Attachment
@@ -109,6 +110,10 @@ def _walk(headers: list[tuple[str, str]], body: BinaryIO | None,
     shortcut = _shortcut(headers)
     if shortcut == _NOTHING or (shortcut == _PLAIN and not _has_uu_begin(body)):
         return []
+    if not content and isinstance(body, io.BytesIO):
+        quick = _quick_outline(headers, body.getvalue())
+        if quick is not None:
+            return quick
     walker = _Walker(content=content)
     walker.start(headers)
     if body is not None and not walker.idle():
@@ -119,6 +124,96 @@ def _walk(headers: list[tuple[str, str]], body: BinaryIO | None,
 
 
 _WALK, _PLAIN, _NOTHING = "walk", "plain", "nothing"
+
+
+def _quick_outline(headers: list[tuple[str, str]], data: bytes) -> list[Attachment] | None:
+    """The outline of the usual multipart message held in memory, found with a search per
+    part, or None: the walker then reads it (and finds the same, as the tests hold it to).
+
+    The usual message: multiparts with boundaries and leaves, every part's header block
+    plain (`_Reader.header_block`), no enclosed message, no container with a file name, no
+    digest, no `begin ` that could start a uuencoded file, no line as long as MAX_LINE
+    where a delimiter or a header block stands, no more than a few levels and parts.
+    Within that, what the walker does, step by step: a delimiter line is the earliest
+    line that is one of the open delimiters (the innermost one matching), a separator
+    opens the next part of its multipart and closes what was open inside it, a closing
+    delimiter leaves the multipart's epilogue, content is passed over.
+    """
+    top = _describe(headers)
+    if not (top.boundary and top.content_type.startswith("multipart/")) or top.attached \
+            or top.content_type == "multipart/digest" or b"begin " in data:
+        return None
+    found: list[Attachment] = []
+    # The open multiparts, outermost first: [delimiter or None once closed, path, parts].
+    stack: list[list[Any]] = [[b"--" + top.boundary, "", 0]]
+    pos, lookalikes, parts = 0, 0, 0
+    size = len(data)
+    while True:
+        at, index, lookalikes = _quick_delimiter(data, pos, stack, lookalikes)
+        if at == -1:
+            return found if lookalikes <= MAX_LOOKALIKES else None
+        eol = data.find(b"\n", at)
+        end = size if eol == -1 else eol + 1
+        if end - at >= MAX_LINE:
+            return None
+        del stack[index + 1 :]  # what was open inside ends here
+        owner = stack[index]
+        if data[at + len(owner[0]) : end].rstrip(b" \t\r\n") == b"--":
+            owner[0] = None  # its epilogue follows
+            pos = end
+            continue
+        owner[2] += 1
+        parts += 1
+        path = _join(owner[1], str(owner[2]))
+        if parts > _QUICK_PARTS or len(stack) > _QUICK_DEPTH:
+            return None
+        if end >= size:
+            return found  # cut off before its header block: no name to report
+        if data.startswith(b"\n", end) or data.startswith(b"\r\n", end):
+            block, pos = b"", end + (1 if data[end] == 0x0A else 2)
+        else:
+            block_end = plain_block_end(data, end, end + min(MAX_LINE, MAX_HEADER_BYTES))
+            if block_end == -1 or data.startswith(b"--", end) \
+                    or data.find(b"\n--", end, block_end) != -1:
+                return None
+            block, pos = data[end:block_end], block_end + (
+                2 if data.startswith(b"\r\n", block_end) else 1)
+        info = _block_info(block, "text/plain")
+        if info.boundary and info.content_type.startswith("multipart/"):
+            if info.attached or info.content_type == "multipart/digest":
+                return None
+            stack.append([b"--" + info.boundary, path, 0])
+        elif info.content_type in _MESSAGE_TYPES:
+            return None
+        elif info.attached:
+            found.append(_attachment(info, path, 0, ""))
+
+
+_QUICK_PARTS = 1000  # beyond these, the walker and its limits take over
+_QUICK_DEPTH = 16
+
+
+def _quick_delimiter(data: bytes, pos: int, stack: list[list[Any]],
+                     lookalikes: int) -> tuple[int, int, int]:
+    """(start of the next delimiter line, the index of its multipart, lookalikes seen so
+    far), or -1 for none, as `_Reader._next_delimiter` and `_Walker._delimiter` decide."""
+    at = pos
+    if not data.startswith(b"--", at):
+        at = data.find(b"\n--", at) + 1
+        if not at:
+            return -1, -1, lookalikes
+    while True:
+        for index in range(len(stack) - 1, -1, -1):
+            delimiter = stack[index][0]
+            if delimiter is not None and data.startswith(delimiter, at) \
+                    and _DELIMITER_END.match(data, at + len(delimiter)):
+                return at, index, lookalikes
+        lookalikes += 1
+        if lookalikes > MAX_LOOKALIKES:
+            return -1, -1, lookalikes
+        at = data.find(b"\n--", at) + 1
+        if not at:
+            return -1, -1, lookalikes
 
 
 def _shortcut(headers: list[tuple[str, str]]) -> str:
@@ -560,17 +655,28 @@ class _Reader:
 
     def run(self, delimiters: tuple[bytes, ...]) -> bytes:
         """Whole lines up to the next open delimiter; b"" if none are buffered."""
+        end = self._run_end(delimiters)
+        return self._take(end) if end > self._pos else b""
+
+    def skip(self, delimiters: tuple[bytes, ...]) -> bool:
+        """`run`, for content nobody reads: passed over, never copied."""
+        end = self._run_end(delimiters)
+        if end <= self._pos:
+            return False
+        self._pos = end
+        self.at_line_start = True
+        return True
+
+    def _run_end(self, delimiters: tuple[bytes, ...]) -> int:
         if len(self._buf) - self._pos < MAX_LINE:
             self._fill()
         if not self.at_line_start:
-            return b""
+            return -1
         end = self._next_delimiter(delimiters)
         self.at_delimiter = end != -1
         if end == -1:
             end = self._buf.rfind(b"\n", self._pos) + 1
-        if end <= self._pos:
-            return b""
-        return self._take(end)
+        return end
 
     def header_block(self, limit: int) -> bytes | None:
         """A whole header block at once, without its blank line (consumed too), when it
@@ -699,11 +805,15 @@ class _Walker:
         while not self.stopped:
             top = self.stack[-1]
             if top.state != _HEADERS:
-                run = reader.run(self.delimiters)
-                if run:
-                    self._content(top, run)
-                    if not reader.at_delimiter:
-                        continue  # else its line comes next: no second search for it
+                if not self.content and top.inner is None and top.uu is None:
+                    moved = reader.skip(self.delimiters)  # an outline reads no content
+                else:
+                    run = reader.run(self.delimiters)
+                    moved = bool(run)
+                    if moved:
+                        self._content(top, run)
+                if moved and not reader.at_delimiter:
+                    continue  # else its line comes next: no second search for it
             elif top.first_line and not self.raw_sinks:
                 block = reader.header_block(MAX_HEADER_BYTES)
                 if block is not None:  # what _header_line would keep of it, line by line

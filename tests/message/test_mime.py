@@ -623,6 +623,9 @@ _VOCABULARY = [
     b"QQ=",
     b"=41=",
     b"=",
+    b"begin 644 u.bin",
+    b"#86)C",
+    b"end",
 ]
 _LINES = st.lists(
     st.tuples(
@@ -720,6 +723,15 @@ def test_outline_names_what_the_walk_finds(headers: list[tuple[str, str]],
     found = mime.outline(headers, io.BytesIO(body))
     assert outlined(found) == outlined(walk_bytes(headers, body))
     assert all(a.size == 0 and a.sha256 == "" and a.members == () for a in found)
+
+
+def test_outline_finds_a_uuencoded_file_in_a_text_part_of_a_multipart() -> None:
+    body = (b"--B\r\nContent-Type: text/plain\r\n\r\nsee below\r\n"
+            b"begin 644 notes.bin\r\n#86)C\r\n`\r\nend\r\n"
+            b"--B\r\nContent-Type: application/pdf; name=a.pdf\r\n\r\nJVBE\r\n--B--\r\n")
+    found = mime.outline(MIXED, io.BytesIO(body))
+    assert outlined(found) == outlined(walk_bytes(MIXED, body)) == [
+        ("notes.bin", "application/octet-stream", "1"), ("a.pdf", "application/pdf", "2")]
 
 
 def test_outline_of_a_forwarded_sample_reads_no_content() -> None:
