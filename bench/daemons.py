@@ -23,35 +23,58 @@ def start_null(workdir: Path) -> MilterProcess:
                          output=workdir / f"null-{port}.out").start()
 
 
-def start_listening(workdir: Path) -> MilterProcess:
-    """bench/listening_milter.py: takes every step mailspy takes, does nothing."""
-    port = free_port()
+def start_listening(workdir: Path, socket_path: Path | None = None) -> MilterProcess:
+    """bench/listening_milter.py: takes every step mailspy takes, does nothing; on a free
+    TCP port, or on `socket_path`."""
     script = Path(__file__).with_name("listening_milter.py")
+    if socket_path is not None:
+        return MilterProcess([sys.executable, str(script), f"unix:{socket_path}"],
+                             socket_path=socket_path,
+                             output=workdir / "listening-unix.out").start()
+    port = free_port()
     return MilterProcess([sys.executable, str(script), f"inet:{port}@127.0.0.1"], port=port,
                          output=workdir / f"listening-{port}.out").start()
 
 
-def mailspy_argv(port: int, rules_dir: Path, workdir: Path, *extra: str) -> list[str]:
+def mailspy_argv(port: int, rules_dir: Path, workdir: Path, *extra: str,
+                 header_log: bool = True, socket_path: Path | None = None) -> list[str]:
     """`mailspy run` as a postmaster would start it, with its logs and its spool under
     workdir (never /var/spool/mailspy: a killed run would leave copies to deliver there).
-    The spool's fsyncs cost what they cost on the file system holding /tmp."""
-    return [sys.executable, "-m", "mailspy", "run", "-p", f"inet:{port}@127.0.0.1",
-            "-d", str(rules_dir), "-f", str(workdir / "summary.log"),
-            "-h", str(workdir / "headers.log"), "--spool-dir", str(workdir / "spool"),
+    The spool's fsyncs cost what they cost on the file system holding /tmp. Without
+    `header_log` and with an empty `rules_dir`, the original usage: `-f` alone."""
+    socket = f"unix:{socket_path}" if socket_path is not None else f"inet:{port}@127.0.0.1"
+    headers = ["-h", str(workdir / "headers.log")] if header_log else []
+    return [sys.executable, "-m", "mailspy", "run", "-p", socket,
+            "-d", str(rules_dir), "-f", str(workdir / "summary.log"), *headers,
+            "--spool-dir", str(workdir / "spool"),
             "--runtime-dir", str(workdir / "spool") + "-run", *extra]
 
 
-def start_mailspy(rules_dir: Path, workdir: Path, *extra: str,
-                  timeout: float = 60.0) -> MilterProcess:
-    """mailspy on a free TCP port; `timeout` covers compiling 10,000 rules."""
+def start_mailspy(rules_dir: Path, workdir: Path, *extra: str, timeout: float = 60.0,
+                  header_log: bool = True, socket_path: Path | None = None) -> MilterProcess:
+    """mailspy on a free TCP port, or on `socket_path`; `timeout` covers compiling 10,000
+    rules."""
     workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    milter = MilterProcess(mailspy_argv(port, rules_dir, workdir, *extra), port=port,
+    port = None if socket_path is not None else free_port()
+    argv = mailspy_argv(port or 0, rules_dir, workdir, *extra, header_log=header_log,
+                        socket_path=socket_path)
+    milter = MilterProcess(argv, port=port, socket_path=socket_path,
                            output=workdir / "mailspy.out")
     return milter.start(timeout=timeout)
 
 
-def address(milter: MilterProcess) -> tuple[str, int]:
+def start_original(workdir: Path, socket_path: Path | None = None) -> MilterProcess:
+    """mailspy as the original was run: no rules files, `-f` alone (every message gets a
+    summary line)."""
+    empty = workdir / "rules-none"
+    empty.mkdir(parents=True, exist_ok=True)
+    return start_mailspy(empty, workdir, header_log=False, socket_path=socket_path)
+
+
+def address(milter: MilterProcess) -> tuple[str, int] | str:
+    """Where the milter client connects: ("127.0.0.1", port) or a unix socket's path."""
+    if milter.socket_path is not None:
+        return str(milter.socket_path)
     assert milter.port is not None
     return ("127.0.0.1", milter.port)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from bench.report import Row, table
+from bench.report import Row, number, table
 
 EXPLANATIONS = """\
 ## What each row measures
@@ -17,28 +17,42 @@ Every figure is mailspy divided by a baseline measured in the same run (rates), 
 absolute figure where the target is absolute (latency, memory, wall time). Rates are the
 median of the repetitions; mailspy and its baseline run in turns, the order alternating.
 
-- **C4, C1**: `bench/milterclient.py`, an MTA-side milter protocol v6 client, opens one
-  milter connection per message (as Postfix opens one per SMTP session) and sends the
-  same generated messages (4 KiB bodies, four in ten with one or two base64 attachments,
-  1-3 recipients) over TCP on 127.0.0.1 to mailspy (1,000 generated rules over sender,
-  recipient, subject and attachment, plus a catch-all `log-summary`) and to the null
-  pymilter milter (`tests/e2e/null_milter.py`: a plain `Milter.Base` subclass answering
-  CONTINUE, with `data()`). The client honours what each milter negotiates: steps it
-  skips are not sent, steps it leaves unanswered are not waited for; it sets TCP_NODELAY.
-  C4 runs four connections at a time, C1 one. Beside each rate, the milter process's
-  CPU time (user + system, all threads) per message. The client is Python too: with the
-  null milter it uses about a core, so the null rate is partly the client's limit and
-  the ratio flatters mailspy rather than the reverse.
-- **L4**: the same client and messages, mailspy against `bench/listening_milter.py`, a
-  pymilter milter that takes every step mailspy needs (recipients, headers unanswered,
-  DATA, body) and does nothing: what receiving the message through pymilter costs by
-  itself, which the null milter of C4 negotiates away.
+- **O4, L4, C4, C1, CPU0, CPU1K, U4**: `bench/milterclient.py`, an MTA-side milter
+  protocol v6 client, opens one milter connection per message (as Postfix opens one per
+  SMTP session) and sends mail as a server sees it (`bench/corpus.py`,
+  `make_real_corpus`: 2,000 messages, each with two to four `Received:` lines, a DKIM
+  signature and 11-15 header fields in all, one to four recipients; two in ten plain
+  text, two in ten text beside HTML, six in ten those with one file of 8-40 KiB as sent,
+  or two; 22 KiB of body on average; every boundary and file name its own) over TCP on
+  127.0.0.1. The milters: mailspy in the original usage (`-f` alone, no rules files: a
+  summary line for every message), mailspy with 1,000 generated rules over sender,
+  recipient, subject and attachment plus a catch-all `log-summary` (`bench/rulegen.py`),
+  `bench/listening_milter.py` (a pymilter milter that takes every step mailspy needs,
+  recipients, headers unanswered, DATA, body, and does nothing: what receiving the
+  message through pymilter costs by itself) and the null pymilter milter
+  (`tests/e2e/null_milter.py`, which negotiates recipients, headers and body away). The
+  client honours what each milter negotiates: steps it skips are not sent, steps it
+  leaves unanswered are not waited for; it sets TCP_NODELAY. O4, L4, C4, CPU0 and CPU1K
+  run four connections at a time, C1 one. Beside each rate, the milter process's CPU time
+  (user + system, all threads) per message, and the range over the repetitions: CPU time
+  suffers less than rates from a busy neighbour. The client is Python too and uses most
+  of a core, so the faster baselines are partly the client's limit, which flatters
+  mailspy's ratios rather than the reverse. U4 is the original usage and the listening
+  milter each on a unix socket: there mailspy answers only end-of-message (no Nagle on a
+  unix socket), the listening milter every step but the headers.
+- **SAT1, SAT2**: the same client keeps eight connections open, first all to one
+  mailspy in the original usage, then in turns to two such processes (as two MTAs, or
+  two `smtpd_milter_maps` entries, would spread them; docs/scaling.md). Beside each rate,
+  the share of a core each mailspy process used and the client's own: on a two-core
+  machine the client takes much of the second core.
 - **P4, P16, P1**: Postfix's `smtp-source` (4 KiB messages) into three private Postfix
   instances on loopback (`tests/e2e/postfix.py`), identical but for their milter, which
   discard what they accept. The rate is smtp-source's submission rate; every run waits
   for its mail to be delivered before the next starts. P1 is one session: about 23 msg/s
   would mean the 40 ms Nagle stall (a milter that leaves DATA unanswered) is back.
-- **N1, N4, N16**: the same mailspy figures against Postfix with no milter at all.
+- **N1, N4, N16**: the same mailspy figures against Postfix with no milter at all; the
+  measure names the null pymilter milter's own ratio, the ceiling for any pymilter
+  milter.
 - **S4, T4**: the same `smtp-source` (4 sessions) into private sendmail 8.17 instances
   (`tests/e2e/sendmail.py`: Debian's package unpacked, `sendmail -bD` on loopback),
   identical but for their milter (`INPUT_MAIL_FILTER` with `F=T`), which deliver every
@@ -70,6 +84,16 @@ median of the repetitions; mailspy and its baseline run in turns, the order alte
   stated size as sent streams through it, minus its `VmRSS` just before. MB = 10^6 bytes.
 - **K**: `mailspy check-rules -d DIR` as a subprocess, interpreter start-up included;
   the baseline column is the same command on 100 rules (mostly start-up).
+- **ST-…**: where the time of one message goes inside mailspy, each stage timed
+  in-process (`bench/measure_stages.py`) on the same 2,000 messages, with no rules files
+  and with 1,000 rules: the adapter's callbacks building the message (no libmilter, no
+  socket, no thread), the MIME outline for attachment names and types, the full MIME walk
+  (sizes, digests, zip listings: only the JSON record and `archive-member` need it),
+  decoding the subject, evaluation with every field already computed, formatting the
+  summary line, writing it, spooling one copy (fsync'd) for a message that owes one,
+  and all of end-of-message through the adapter's `eom()` with a real Recorder. The
+  daemon spends more on the same work than this loop does (cold caches, a thread per
+  connection): the rows say where the time goes, CPU0 and CPU1K what it costs.
 - **RP1, RP2, RP3**: `mailspy report --tz UTC -o DIR LOG` as a process of its own writes its
   whole site from a generated text summary log (`bench/summary_logs.py`: 3,000 addresses
   over 60 domains, one to three recipients, 30 % of the messages with one or two
@@ -87,14 +111,29 @@ median of the repetitions; mailspy and its baseline run in turns, the order alte
 """
 
 
+def misses(rows: Sequence[Row]) -> list[str]:
+    """One line per target missed: by how much, as a share of the target."""
+    lines = []
+    for row in rows:
+        if row.target is None or row.result != "FAIL":
+            continue
+        bound, unit = row.target.bound, row.target.unit
+        short = (bound - row.figure) / bound if row.target.op in ("≥", ">") \
+            else (row.figure - bound) / bound
+        lines.append(f"- **{row.id}**: {number(row.figure)}{unit} against "
+                     f"{row.target}: missed by {short:.0%} of the target.")
+    return lines
+
+
 def render(rows: Sequence[Row], machine: Mapping[str, str], seconds: float,
-           smoke: bool) -> str:
+           smoke: bool, notes: str = "") -> str:
     kind = "smoke run (tiny sizes: the figures mean nothing)" if smoke else "full run"
+    missed = misses(rows)
     lines = [
         "# Performance",
         "",
         "Generated by `make bench` (`bench/run.py --write docs/performance.md`); do not",
-        "edit by hand, run it again.",
+        "edit by hand, run it again (the notes at the end come from bench/notes.md).",
         "",
         f"A {kind} that took {seconds:.0f} s.",
         "",
@@ -108,6 +147,12 @@ def render(rows: Sequence[Row], machine: Mapping[str, str], seconds: float,
         "",
         table(rows),
         "",
+        "## Targets missed",
+        "",
+        *(missed or ["None."]),
+        "",
         EXPLANATIONS,
     ]
+    if notes:
+        lines += ["", notes.rstrip(), ""]
     return "\n".join(lines)

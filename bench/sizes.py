@@ -17,6 +17,10 @@ class Sizes:
     client_messages: int = 2_000  # per repetition, milter client, 4 connections at once
     client_single_messages: int = 500  # per repetition, one connection at a time
     client_concurrency: int = 4
+    saturation_connections: int = 8  # more than one mailspy process can serve
+    real_corpus: int = 2_000  # mail as a server sees it, each message sent once per run:
+    # unique boundaries and names, as on a server (a small corpus sent again and again
+    # would be served from caches a real server never hits)
     postfix_messages: int = 1_000  # per repetition and session count
     postfix_single_messages: int = 300  # one session: slower, fewer messages
     postfix_sessions: tuple[int, ...] = (1, 4, 16)
@@ -44,6 +48,7 @@ SMOKE = Sizes(
     daemon_rules=50,
     client_messages=40,
     client_single_messages=20,
+    real_corpus=20,
     postfix_messages=20,
     postfix_single_messages=10,
     sendmail_messages=10,
