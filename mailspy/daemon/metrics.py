@@ -77,6 +77,8 @@ def parse_listen(text: str, scope: str = LOOPBACK) -> tuple[str, int]:
         port_text = rest[1:] if rest.startswith(":") else ""
     else:
         host, _, port_text = text.rpartition(":")
+        if ":" in host:
+            raise ListenError(f"'{text}': write an IPv6 address in brackets, like [::1]:9154")
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise ListenError(f"'{text}': give ADDRESS:PORT, like 127.0.0.1:9154 or [::1]:9154")
     if host == "localhost":
