@@ -134,3 +134,33 @@ action(type="omfile" file="{self.output}" template="fields")
     def remove(self) -> None:
         self.stop()
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+class ConfiguredRsyslog(PrivateRsyslog):
+    """An rsyslog run with a configuration of the test's (a shipped one, adapted),
+    ready once `ready_port` listens over TCP."""
+
+    def __init__(self, text: str, ready_port: int) -> None:
+        super().__init__(tcp_port=ready_port)
+        self.text = text
+
+    def config(self) -> str:
+        work = self.base / "work"
+        work.mkdir(exist_ok=True)
+        return f'global(workDirectory="{work}")\n{self.text}'
+
+    def start(self, timeout: float = 15.0) -> PrivateRsyslog:
+        conf = self.base / "rsyslog.conf"
+        conf.write_text(self.config())
+        with open(self.base / "rsyslogd.out", "ab") as out:
+            self.process = subprocess.Popen(
+                [RSYSLOGD, "-n", "-f", str(conf), "-i", str(self.pidfile)],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while not is_listening(self.tcp_port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"rsyslogd did not start:\n{self.log()}")
+            time.sleep(0.05)
+        return self

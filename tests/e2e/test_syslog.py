@@ -16,14 +16,15 @@ from pathlib import Path
 import pytest
 
 from mailspy.actions.summary_json import format_json_summary
-from mailspy.actions.syslog import SyslogSink, syslog_message
+from mailspy.actions.syslog import HOSTNAME, SyslogSink, syslog_message
 from mailspy.message.model import Envelope, Message
 from tests.waiting import eventually
 
 from .postfix import MilterFactory, PostfixFactory, free_port
-from .rsyslog import PrivateRsyslog, rsyslog_available
+from .rsyslog import ConfiguredRsyslog, PrivateRsyslog, rsyslog_available
 from .test_daemon import FORGING, run_argv
 
+CONTRIB = Path(__file__).resolve().parents[2] / "contrib" / "rsyslog"
 HOSTILE_SUBJECT = "evil\r\n<13>1 2026-01-01T00:00:00Z forged mailspy 1 X - \x00 " + "z" * 65536
 
 
@@ -138,6 +139,39 @@ def test_records_wait_while_the_collector_restarts_and_none_is_lost(tmp_path: Pa
             server.remove()
     assert sink.lost == 0
     assert received == [[f"4Wait{n}" for n in range(5)], [f"4Again{n}" for n in range(5)]]
+
+
+def test_the_shipped_rsyslog_configurations_carry_records_to_a_file_per_host(
+        tmp_path: Path) -> None:
+    if not rsyslog_available():
+        pytest.skip("rsyslog is not installed (apt-get install rsyslog, or `make deps`)")
+    central, collector_port, forward_port = tmp_path / "central", free_port(), free_port()
+    central.mkdir()
+    collector_conf = (CONTRIB / "mailspy-collector.conf").read_text() \
+        .replace('port="514"', f'port="{collector_port}"') \
+        .replace("/var/log/mailspy-central", str(central))
+    forward_conf = (CONTRIB / "mailspy-forward.conf").read_text() \
+        .replace('"logs.example.org" port="514"', f'"127.0.0.1" port="{collector_port}"') \
+        .replace('port="5514"', f'port="{forward_port}"')
+    servers = [ConfiguredRsyslog(collector_conf, collector_port),
+               ConfiguredRsyslog(forward_conf, forward_port)]
+    message = hostile_message("4FarAway1")
+    try:
+        for server in servers:
+            server.start()
+        send(f"tcp://127.0.0.1:{forward_port}", syslog_message(message, ["r"],
+                                                                 {"format": "json"}))
+        per_host = central / f"{HOSTNAME}.jsonl"
+        eventually(lambda: per_host.exists() and "4TheEnd" in per_host.read_text(),
+                   timeout=30)
+        lines = per_host.read_text().splitlines()
+    finally:
+        for server in servers:
+            server.remove()
+    assert len(lines) == 2 and lines[1].endswith("queue=4TheEnd")
+    record = json.loads(lines[0])
+    assert record["host"] == HOSTNAME and record["queue_id"] == "4FarAway1"
+    assert record["recipients"] == ["bob@example.net", "x\r\ny@example.net"]
 
 
 @pytest.mark.postfix
