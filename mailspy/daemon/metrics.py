@@ -45,6 +45,7 @@ from prometheus_client.registry import Collector
 from mailspy import version
 from mailspy.actions.action import COPY, LOG
 from mailspy.actions.registry import ACTIONS
+from mailspy.milter.adapter import MailspyMilter
 from mailspy.supervise import supervised
 
 if TYPE_CHECKING:
@@ -246,8 +247,6 @@ def _spool(recorder: Recorder) -> Iterator[Metric]:
 
 
 def _milter() -> Iterator[Metric]:
-    from mailspy.milter.adapter import MailspyMilter
-
     connections = MailspyMilter.connections
     yield _gauge("mailspy_milter_connections", "Milter connections open.", connections.count)
     yield _gauge("mailspy_milter_connections_limit", "Milter connections served at once "
