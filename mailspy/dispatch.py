@@ -42,10 +42,12 @@ class Counters:
     """What went wrong since start, for the postmaster's status views."""
 
     messages: int = 0  # recorded since start
+    bytes: int = 0  # of their bodies
     spool_failures: int = 0  # messages whose copies could not be spooled
     tempfailed: int = 0  # of those, answered TEMPFAIL
     copies_lost: int = 0  # copies lost under --on-spool-failure accept
     records_lost: dict[str, int] = field(default_factory=dict)  # per log path
+    actions: Counter[tuple[str, str]] = field(default_factory=Counter)  # (log action, ok|lost)
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,7 @@ class Recorder:
         arrived: a copy of it cannot be owed then."""
         verdict = evaluate(self.rules, message)
         self.counters.messages += 1
+        self.counters.bytes += message.body_size
         self.hits.update(r.name for r in verdict.rules)
         copies = [a for a in verdict.actions if ACTIONS[a.name].kind == COPY]
         if copies and not self._spool(copies, message, body_kept):
@@ -103,11 +106,13 @@ class Recorder:
             lost = sink.write(spec.record(message, fired, dict(action.options)))
         except RecordLostError as exc:
             self.counters.records_lost[sink.path] = sink.lost
+            self.counters.actions[(action.name, "lost")] += 1
             if exc.first:
                 log.error("%s: cannot write to %s: %s; records for it are lost (and counted) "
                           "until it can be written again", _qid(message), sink.path,
                           _reason(exc))
             return
+        self.counters.actions[(action.name, "ok")] += 1
         if lost:
             log.info("writing to %s again; %d records were lost", sink.path, lost)
 

@@ -90,6 +90,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="SECONDS", help="give up a rule's regex search of one value "
                         "after this long, and count the rule as not matched; a message's "
                         f"searches get ten times this in all (default: {DEFAULT_TIMEOUT:g})")
+    parser.add_argument("--metrics-listen", metavar="ADDR:PORT",
+                        help="serve Prometheus metrics at http://ADDR:PORT/metrics, e.g. "
+                        "127.0.0.1:9154 (default: none); a loopback address unless "
+                        "--metrics-scope network")
+    parser.add_argument("--metrics-scope", choices=("loopback", "network"), default="loopback",
+                        help="loopback (the default): --metrics-listen takes only a loopback "
+                        "address; network: any address, for a Prometheus on another host "
+                        "(the metrics have no password: firewall the port)")
     parser.add_argument("--root", default="", metavar="DIR",
                         help="write every log and Maildir under DIR (for trying rules "
                         "without touching the real paths)")
@@ -140,6 +148,7 @@ def _id(name: str | None, database: str) -> int | None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from mailspy.daemon.metrics import ListenError, parse_listen
     from mailspy.daemon.service import Options, SocketAccess, run
 
     try:
@@ -152,6 +161,12 @@ def main(args: argparse.Namespace) -> int:
                               _id(args.socket_group, "group"))
     except ValueError as exc:
         print(f"mailspy: error: --socket-owner/--socket-group: {exc}", file=sys.stderr)
+        return 1
+    try:
+        metrics = parse_listen(args.metrics_listen, args.metrics_scope) \
+            if args.metrics_listen else None
+    except ListenError as exc:
+        print(f"mailspy: error: --metrics-listen {exc}", file=sys.stderr)
         return 1
     targets = Defaults(
         summary_log=args.summary_log,
@@ -172,4 +187,4 @@ def main(args: argparse.Namespace) -> int:
                        max_connections=args.max_connections,
                        on_spool_failure=args.on_spool_failure,
                        runtime_dir=args.runtime_dir, pidfile=args.pidfile,
-                       socket_access=access))
+                       socket_access=access, metrics_listen=metrics))

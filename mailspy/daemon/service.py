@@ -34,6 +34,7 @@ from mailspy.actions.registry import ACTIONS
 from mailspy.actions.sinks import Sinks
 from mailspy.daemon import signals
 from mailspy.daemon.control import ControlServer
+from mailspy.daemon.metrics import MetricsServer, RuleLoads
 from mailspy.daemon.notify import notify
 from mailspy.daemon.socketspec import SocketSpec
 from mailspy.diagnostics import Diagnostic, counted
@@ -74,6 +75,7 @@ class Options:
     runtime_dir: str = defaults.RUNTIME_DIR
     pidfile: str | None = None
     socket_access: SocketAccess = field(default_factory=SocketAccess)
+    metrics_listen: tuple[str, int] | None = None  # where Prometheus scrapes, when set
 
 
 UMASK = 0o077
@@ -103,6 +105,8 @@ class Daemon:
         self.control: ControlServer | None = None
         self.started = time.time()
         self.loaded_at = time.time()
+        self.loads = RuleLoads()
+        self.metrics: MetricsServer | None = None
         self._reload_lock = threading.Lock()
         self._stopped = threading.Event()
 
@@ -116,6 +120,7 @@ class Daemon:
             self.options = replace(self.options, rules=rules_config)
         with _collector_paused(start=True):
             rules = self._load_rules()  # before anything else: broken rules stop us here
+        self.loads.running()
         os.umask(UMASK)
         MailspyMilter.connections = Connections(self._connection_limit())
         signals.block()
@@ -124,6 +129,7 @@ class Daemon:
         self._make_runtime_dir(account)
         self._open_socket(account)
         try:
+            self._open_metrics()
             self._write_pidfile()
             if account is not None:
                 try:
@@ -149,6 +155,8 @@ class Daemon:
                                  on_spool_failure=self.options.on_spool_failure)
         MailspyMilter.recorder = self.recorder
         deliverer.start()
+        if self.metrics is not None:
+            self.metrics.start()
         if waiting := len(spool.ids()):
             log.info("resuming %d spooled messages from %s", waiting, spool.root)
         signals.start({
@@ -171,6 +179,8 @@ class Daemon:
             log.info("stopping: finishing the copies in hand")
             if self.control is not None:
                 self.control.stop()
+            if self.metrics is not None:
+                self.metrics.stop()
             if self.recorder is not None:
                 self.recorder.close(wait=True)
             self.sinks.close_all()
@@ -187,6 +197,7 @@ class Daemon:
     def _load_rules(self, found: list[Diagnostic] | None = None) -> RuleSet:
         """The rules to run; StartError when they may not run. Every diagnostic is
         logged and, when `found` is given, kept there too."""
+        began = time.perf_counter()
         result = load_running_rules(self.options.rules)
         for diagnostic in result.diagnostics:
             log.log(logging.ERROR if diagnostic.is_error else logging.WARNING, "%s", diagnostic)
@@ -200,6 +211,7 @@ class Daemon:
             log.info("no rules files in %s: recording every message as the original "
                      "mailspy did", self.options.rules.rules_dir)
         _ = result.rules.index  # built now, not on the first message
+        self.loads.took = time.perf_counter() - began
         return result.rules
 
     def reload(self) -> dict[str, Any]:
@@ -224,9 +236,10 @@ class Daemon:
                 message = f"reload refused, the running rules stay in place: {exc}"
                 log.error("%s", message)
                 notify(READY=1)
+                self.loads.refused()
                 return _verdict(False, message, found)
             assert self.recorder is not None
-            self.recorder.use(rules)
+            self.loads.swap(self.recorder, rules)
             self.loaded_at = time.time()
             message = f"reloaded: {_describe(rules)}"
             log.info("%s", message)
@@ -350,6 +363,18 @@ class Daemon:
         return spool
 
     # -- socket --------------------------------------------------------------
+
+    def _open_metrics(self) -> None:
+        """Bind the metrics port now, beside the milter socket: a port that is taken
+        stops the start; it is served once the daemon runs."""
+        if self.options.metrics_listen is None:
+            return
+        host, port = self.options.metrics_listen
+        try:
+            self.metrics = MetricsServer((host, port), self)
+        except OSError as exc:
+            raise StartError(f"cannot serve metrics on {host}:{port}: {_why(exc)}; give "
+                             "another --metrics-listen") from exc
 
     def _make_runtime_dir(self, account: privileges.Account | None) -> None:
         """Where the control socket lives: the user's (systemd's RuntimeDirectory=)."""
