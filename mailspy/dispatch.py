@@ -21,9 +21,11 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mailspy.actions.action import COPY, LOG
-from mailspy.actions.logfile import RecordLostError
+from mailspy.actions import privacy
+from mailspy.actions.action import COPY, LOG, Sink
+from mailspy.actions.logfile import LogFile, RecordLostError
 from mailspy.actions.registry import ACTIONS
+from mailspy.actions.shadow import shadow_record
 from mailspy.actions.sinks import Sinks
 from mailspy.evaluate import Verdict, evaluate
 from mailspy.message.model import Message
@@ -66,20 +68,27 @@ class Recorder:
         self.on_spool_failure = on_spool_failure
         self.counters = Counters()
         self.hits: Counter[str] = Counter()  # messages each rule fired for, since load
+        self.shadow_hits: Counter[str] = Counter()  # the same for each shadow rule
+        privacy.use_keys(rules.keys)
 
     def use(self, rules: RuleSet) -> None:
         """Run these rules from now on (a reload); hits count from zero again."""
+        privacy.use_keys(rules.keys)
         self.rules = rules
         self.hits = Counter()
+        self.shadow_hits = Counter()
 
     def record(self, message: Message, body_kept: bool = True) -> Outcome:
         """Evaluate and act; the caller still owns (and closes) message.body.
 
         `body_kept` is False when the body could not be stored as it
         arrived: a copy of it cannot be owed then."""
-        verdict = evaluate(self.rules, message)
+        rules = self.rules
+        verdict = evaluate(rules, message)
         self.counters.messages += 1
         self.hits.update(r.name for r in verdict.rules)
+        if verdict.shadow:
+            self.shadow_hits.update(r.name for r in verdict.shadow)
         copies = [a for a in verdict.actions if ACTIONS[a.name].kind == COPY]
         if copies and not self._spool(copies, message, body_kept):
             if self.on_spool_failure == TEMPFAIL:
@@ -90,6 +99,8 @@ class Recorder:
         for action in verdict.actions:
             if ACTIONS[action.name].kind == LOG:
                 self._guarded(self._log, action, message, fired)
+        if verdict.shadow and rules.shadow_log is not None:
+            self._shadow(rules.shadow_log, message, verdict, fired)
         return Outcome(verdict)
 
     def close(self, wait: bool = True) -> None:
@@ -99,8 +110,20 @@ class Recorder:
         spec = ACTIONS[action.name]
         assert spec.open is not None and spec.record is not None
         sink = self.sinks.get(action.target, spec.open)
+        self._write(sink, spec.record(message, fired, dict(action.options)), message)
+
+    def _shadow(self, path: str, message: Message, verdict: Verdict, fired: list[str]) -> None:
+        """What the shadow rules would have done, written to the shadow log."""
         try:
-            lost = sink.write(spec.record(message, fired, dict(action.options)))
+            self._write(self.sinks.get(path, LogFile),
+                        shadow_record(message, fired, verdict.shadow), message)
+        except Exception as exc:
+            log.error("%s: the shadow log %s failed: %s", _qid(message), path, _reason(exc),
+                      exc_info=not isinstance(exc, OSError))
+
+    def _write(self, sink: Sink, record: str | bytes, message: Message) -> None:
+        try:
+            lost = sink.write(record)
         except RecordLostError as exc:
             self.counters.records_lost[sink.path] = sink.lost
             if exc.first:

@@ -9,6 +9,7 @@ broken rule in a file, not only the first.
 
 from __future__ import annotations
 
+import difflib
 import re
 from functools import cache
 from importlib import resources
@@ -121,6 +122,38 @@ _EXAMPLES: dict[str, list[str]] = {
         'rule "a" { log-summary rule',
         'rule "a" { when sender is "x"',
     ],
+    # after the others: a state they share keeps its label for other tokens
+    "'shadow' comes before 'rule': shadow rule \"NAME\" {": [
+        'rule shadow "a" { log-summary }',
+        'rule "a" shadow { log-summary }',
+        'rule "a" { shadow log-summary }',
+        'rule "a" { when sender is "x" shadow log-summary }',
+        'rule "a" { log-summary shadow }',
+    ],
+    "'shadow' is followed by 'rule': shadow rule \"NAME\" {": [
+        'shadow "a" { log-summary }',
+        "shadow {",
+        "shadow log-summary",
+        "shadow",
+    ],
+    "an option follows 'with': with NAME VALUE, NAME VALUE (e.g. with subject drop)": [
+        'rule "a" { log-summary with }',
+        'rule "a" { log-summary with "x" }',
+        'rule "a" { log-summary with a b, }',
+        'rule "a" { log-summary with a b,, }',
+        'rule "a" { log-summary with [ }',
+    ],
+    "an option needs a value: a word, a quoted string or a list (e.g. subject drop, "
+    'key "/path", keep-headers ["From"])': [
+        'rule "a" { log-summary with a }',
+        'rule "a" { log-summary with a, b c }',
+        'rule "a" { log-summary with a ( }',
+    ],
+    "options follow 'with', separated by commas: log-headers with keep-headers "
+    '["From", "Date"]': [
+        'rule "a" { log-headers keep-headers ["x"] }',
+        'rule "a" { log-summary with a ["x"] b ["y"] }',
+    ],
 }
 
 _CHARACTER_HINTS = {
@@ -142,7 +175,7 @@ _TERMINAL_NAMES = {
     "$END": "end of file",
 }
 
-_RULE_HEAD = re.compile(r"^[ \t]*(rule)\b", re.MULTILINE)
+_RULE_HEAD = re.compile(r"^[ \t]*((?:shadow[ \t]+)?rule)\b", re.MULTILINE)
 
 
 def parse_text(text: str, file: str,
@@ -221,7 +254,20 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
     labels = _example_labels()
     label = labels.get((exc.state.position, token.type)) or labels.get(exc.state.position)
     label = label or "expected " + _describe_expected(exc)
-    return error(where, f"{label}; found {found}")
+    return error(where, f"{label}; found {found}{_keyword_hint(exc, token)}")
+
+
+def _keyword_hint(exc: UnexpectedInput, token: Token) -> str:
+    """`; did you mean 'shadow'?` for a misspelt keyword where a keyword may stand."""
+    if token.type != "NAME":
+        return ""
+    names = getattr(exc, "accepts", None) or getattr(exc, "expected", None) or set()
+    terminals = {t.name: t for t in parser().terminals}
+    keywords = [terminals[n].pattern.value for n in names
+                if n in terminals and terminals[n].pattern.type == "str"
+                and terminals[n].pattern.value.isalpha()]
+    close = difflib.get_close_matches(token.value.lower(), keywords, n=1, cutoff=0.75)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 @cache
