@@ -121,14 +121,14 @@ _EXAMPLES: dict[str, list[str]] = {
         'rule "a" { log-summary',
         'rule "a" { log-summary rule',
         'rule "a" { when sender is "x"',
+        'rule "a" { log-summary shadow rule',
+        'rule "a" { when sender is "x" shadow rule',
     ],
     # after the others: a state they share keeps its label for other tokens
     "'shadow' comes before 'rule': shadow rule \"NAME\" {": [
         'rule shadow "a" { log-summary }',
         'rule "a" shadow { log-summary }',
         'rule "a" { shadow log-summary }',
-        'rule "a" { when sender is "x" shadow log-summary }',
-        'rule "a" { log-summary shadow }',
     ],
     "'shadow' is followed by 'rule': shadow rule \"NAME\" {": [
         'shadow "a" { log-summary }',
