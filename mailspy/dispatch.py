@@ -100,7 +100,7 @@ class Recorder:
             if ACTIONS[action.name].kind == LOG:
                 self._guarded(self._log, action, message, fired)
         if verdict.shadow and rules.shadow_log is not None:
-            self._shadow(rules.shadow_log, message, verdict, fired)
+            self._shadow(rules, message, verdict, fired)
         return Outcome(verdict)
 
     def close(self, wait: bool = True) -> None:
@@ -112,11 +112,14 @@ class Recorder:
         sink = self.sinks.get(action.target, spec.open)
         self._write(sink, spec.record(message, fired, dict(action.options)), message)
 
-    def _shadow(self, path: str, message: Message, verdict: Verdict, fired: list[str]) -> None:
+    def _shadow(self, rules: RuleSet, message: Message, verdict: Verdict,
+                fired: list[str]) -> None:
         """What the shadow rules would have done, written to the shadow log."""
+        path = rules.shadow_log
+        assert path is not None
         try:
-            self._write(self.sinks.get(path, LogFile),
-                        shadow_record(message, fired, verdict.shadow), message)
+            record = shadow_record(message, fired, verdict.shadow, dict(rules.shadow_options))
+            self._write(self.sinks.get(path, LogFile), record, message)
         except Exception as exc:
             log.error("%s: the shadow log %s failed: %s", _qid(message), path, _reason(exc),
                       exc_info=not isinstance(exc, OSError))

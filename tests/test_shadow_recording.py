@@ -101,3 +101,46 @@ def test_status_shows_shadow_hits_apart():
         "shadow hits since the rules were loaded (no action run; what they would have done "
         "is in /var/log/mailspy/shadow.jsonl):\n"
         "  quarantine  2")
+
+
+def test_the_shadow_log_takes_privacy_options_checked_like_a_rules(tmp_path):
+    key = tmp_path / "privacy.key"
+    key.write_bytes(b"s" * 32)
+    key.chmod(0o600)
+    rules_dir = tmp_path / "rules.d"
+    rules_dir.mkdir()
+    (rules_dir / "a.rules").write_text(rules_text(tmp_path))
+    text = f'addresses domain, subject hash, attachment-names drop, key "{key}"'
+    defaults = Defaults(summary_log=str(tmp_path / "summary.log"),
+                        shadow_log=str(tmp_path / "shadow.jsonl"), shadow_privacy=text)
+    loaded = load_rules(rules_dir, defaults=defaults)
+    assert loaded.ok, loaded.diagnostics
+    spool = Spool(tmp_path / "spool")
+    spool.create()
+    recorder = Recorder(loaded.rules, Sinks(), spool, Deliverer(spool, DeliverySettings()))
+    try:
+        recorder.record(message("cd.iso", "Q1"))
+    finally:
+        recorder.sinks.close_all()
+    written = (tmp_path / "shadow.jsonl").read_text()
+    record = json.loads(written)
+    assert (record["sender"], record["recipients"]) == ("@example.org", ["@example.net"])
+    assert record["attachments"][0]["name"] == "" and record["shadow"][0]["rule"] == "quarantine"
+    assert "ann" not in written and "disk image" not in written and "cd.iso" not in written
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("adresses hash", "--shadow-log-privacy:1:1: error: unknown option 'adresses'; did you "
+     "mean 'addresses'?"),
+    ("subject drop, client hsh", "--shadow-log-privacy:1:22: error: unknown value 'hsh' for "
+     "'client'; did you mean 'hash'?"),
+    ("format json", "--shadow-log-privacy:1:1: error: the shadow log is always JSON: give "
+     "only privacy options"),
+    ('subject drop } rule "x" { stop', "--shadow-log-privacy:1:1: error: write options only, "
+     "separated by commas: NAME VALUE, NAME VALUE (e.g. addresses hash, subject drop)"),
+])
+def test_a_mistake_in_the_shadow_logs_options_is_an_error_at_its_column(tmp_path, text,
+                                                                        expected):
+    (tmp_path / "a.rules").write_text('rule "a" { log-summary }')
+    loaded = load_rules(tmp_path, defaults=Defaults(shadow_privacy=text))
+    assert [str(d) for d in loaded.diagnostics] == [expected]

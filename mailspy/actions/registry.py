@@ -37,7 +37,7 @@ def markdown_table() -> str:
 
 
 def options_table() -> str:
-    """The table of the actions' options (after `with`) as docs/privacy.md shows it; an
+    """The table of the actions' options (after `with`) as docs/rules.md shows it; an
     option several actions share is one row."""
     rows = ["| option | of | does |", "|---|---|---|"]
     seen: dict[str, list[str]] = {}

@@ -104,6 +104,7 @@ def rules_settings(directory: str | None, config: dict[str, Any]) -> RulesConfig
     targets = Defaults(summary_log=config.get("summary_log", defaults.SUMMARY_LOG),
                        header_log=header_log or defaults.HEADER_LOG,
                        shadow_log=config.get("shadow_log", defaults.SHADOW_LOG),
+                       shadow_privacy=config.get("shadow_log_privacy", ""),
                        root=config.get("root", ""),
                        regex_timeout=config.get("regex_timeout", DEFAULTS.regex_timeout))
     return RulesConfig(rules_dir or defaults.RULES_DIR, targets,

@@ -37,6 +37,7 @@ from mailspy.rules.index import (
     glob_shape,
     substring_anchor,
 )
+from mailspy.rules.parse import parse_options
 from mailspy.rules.regexes import (
     DEFAULT_LIMITS,
     DEFAULT_TIMEOUT,
@@ -92,6 +93,7 @@ class Defaults:
     summary_log: str = defaults.SUMMARY_LOG
     header_log: str = defaults.HEADER_LOG
     shadow_log: str = defaults.SHADOW_LOG  # `mailspy run --shadow-log`: what shadow rules hit
+    shadow_privacy: str = ""  # `--shadow-log-privacy`: its records' privacy options
     root: str = ""  # `mailspy run --root DIR`: every path target is written under DIR
     regex_timeout: float = DEFAULT_TIMEOUT  # `mailspy run --regex-timeout SECONDS`
 
@@ -131,6 +133,7 @@ class RuleSet:
     files: tuple[str, ...] = ()
     regex_limits: RegexLimits = DEFAULT_LIMITS
     shadow_log: str | None = None  # where shadow hits are written; None: no shadow rule
+    shadow_options: tuple[tuple[str, str], ...] = ()  # the privacy options of its records
     # the key of each key file the privacy options name, read when the rules were loaded
     keys: Mapping[str, bytes] = field(default_factory=dict, compare=False, repr=False)
 
@@ -164,7 +167,8 @@ def compile_rules(
     limits = RegexLimits(defaults.regex_timeout)
     shadow_log = plan_path(defaults.shadow_log, defaults) \
         if any(r.shadow for r in compiled) else None
-    return (RuleSet(compiled, tuple(files), limits, shadow_log, compiler.keys),
+    shadow_options = compiler.shadow_options(defaults.shadow_privacy)
+    return (RuleSet(compiled, tuple(files), limits, shadow_log, shadow_options, compiler.keys),
             compiler.diagnostics)
 
 
@@ -215,6 +219,20 @@ class _Compiler:
         actions = tuple(plan_action(a, defaults) for a in rule.actions)
         return CompiledRule(rule.name, rule.position, matcher, actions, rule.stops, anchors,
                             frozenset(self._fields), rule.shadow)
+
+    def shadow_options(self, text: str) -> tuple[tuple[str, str], ...]:
+        """`--shadow-log-privacy`: the privacy options of the shadow log's JSON records,
+        written as after `with` in a rule, checked as a rule's are."""
+        action, found = parse_options(text, "log-summary", "--shadow-log-privacy")
+        self.diagnostics += found
+        if action is None:
+            return ()
+        if "format" in dict(action.options):
+            self.diagnostics.append(error(action.option_position("format"), (
+                "the shadow log is always JSON: give only privacy options")))
+            return ()
+        self._read_key(action)
+        return action.options
 
     def _read_key(self, action: Action) -> None:
         """The key file of an action's privacy options, read once per load (so SIGHUP

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -25,7 +26,7 @@ from lark.exceptions import (
 )
 
 from mailspy.diagnostics import Diagnostic, Position, error
-from mailspy.rules.ast import Rule
+from mailspy.rules.ast import Action, Rule
 from mailspy.rules.transform import Collector, RulesTransformer, collecting
 
 
@@ -54,6 +55,30 @@ def parse_rules(text: str, file: str) -> tuple[list[Rule], list[Diagnostic]]:
     with collecting(file) as found:
         rules, syntax = parse_text(text, file, found)
         return rules, syntax + found.diagnostics
+
+
+def parse_options(text: str, action: str,
+                  where: str) -> tuple[Action | None, list[Diagnostic]]:
+    """Options written outside a rules file (`--shadow-log-privacy "subject drop"`), as
+    they would follow `with` after the action: checked by the same grammar and
+    transformer, problems placed at their column in `where` (an option's name)."""
+    if not text.strip():
+        return Action(action, None, Position(where, 1, 1)), []
+    if any(c in text for c in "{}\n#"):
+        return None, [error(Position(where, 1, 1), "write options only, separated by commas: "
+                            "NAME VALUE, NAME VALUE (e.g. addresses hash, subject drop)")]
+    head = f'rule "-" {{ {action} with '
+
+    def moved(position: Position) -> Position:
+        return replace(position, column=max(1, position.column - len(head)))
+
+    rules, found = parse_rules(head + text + " }", where)
+    if found or len(rules) != 1 or len(rules[0].actions) != 1:
+        return None, [replace(d, position=moved(d.position)) for d in found] or [
+            error(Position(where, 1, 1), "write options only")]
+    parsed = rules[0].actions[0]
+    return replace(parsed, position=Position(where, 1, 1),
+                   option_positions=tuple(moved(p) for p in parsed.option_positions)), []
 
 
 # Typical mistakes, recognised by the parser state they leave behind.
