@@ -306,14 +306,15 @@ class RulesTransformer(Transformer[Token, Any]):
 
     def _options(self, action: str, spec: ActionType | None,
                  written: list[WrittenOption]) -> list[WrittenOption]:
-        """The options that are valid for the action; every other one reported."""
+        """The options that are valid for the action; every other one reported (those
+        of an unknown action are not: the action is)."""
         valid: list[WrittenOption] = []
         seen: dict[str, WrittenOption] = {}
+        if spec is None:
+            return valid
         for option in written:
             name = option.name.value
-            declared = spec.option(name) if spec is not None else None
-            if spec is None:
-                continue  # the action is reported
+            declared = spec.option(name)
             if declared is None:
                 names = [o.name for o in spec.options]
                 self._error(self._at(option.name), (
