@@ -30,6 +30,7 @@ keeps the key the running rules were loaded with.
 from __future__ import annotations
 
 import base64
+import grp
 import hashlib
 import hmac
 import os
@@ -41,6 +42,7 @@ from functools import lru_cache
 
 from mailspy import defaults, safefs
 from mailspy.actions.action import NAMES, TEXT, Option, Options
+from mailspy.privileges import user_name
 
 __all__ = ["HEADER_OPTIONS", "KEEP", "RECORD_OPTIONS", "HeaderPrivacy", "KeyFileError",
            "Privacy", "header_privacy", "key_path", "key_warning", "privacy",
@@ -113,6 +115,10 @@ def read_key(path: str) -> bytes:
     make = KEY_COMMAND.format(path=path)
     try:
         key = safefs.read_regular(path, MAX_KEY_BYTES)
+    except PermissionError:
+        raise KeyFileError(f"user {user_name()} may not read key file '{path}'; let its "
+                           f"group read it: chown root:{_group_name()} {path} && chmod 640 "
+                           f"{path}") from None
     except OSError as exc:
         raise KeyFileError(f"cannot read key file '{path}': {exc.strerror or exc}; make one "
                            f"with: {make}") from exc
@@ -120,6 +126,13 @@ def read_key(path: str) -> bytes:
         raise KeyFileError(f"key file '{path}' holds fewer than {MIN_KEY_BYTES} bytes; make "
                            f"one with: {make}")
     return key
+
+
+def _group_name() -> str:
+    try:
+        return grp.getgrgid(os.getegid()).gr_name
+    except KeyError:
+        return str(os.getegid())
 
 
 def key_warning(path: str) -> str | None:
