@@ -37,7 +37,7 @@ import os
 import re
 import stat
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from mailspy import defaults, safefs
@@ -96,7 +96,6 @@ DROP_HEADERS = Option("drop-headers", kind=NAMES, check=_header_name,
 RECORD_OPTIONS = (ADDRESSES, SUBJECT, ATTACHMENT_NAMES, CLIENT, KEY)  # summary, JSON, syslog
 HEADER_OPTIONS = (KEEP_HEADERS, DROP_HEADERS, ADDRESSES, SUBJECT, KEY)  # log-headers
 _HASHING = (ADDRESSES.name, SUBJECT.name, ATTACHMENT_NAMES.name, CLIENT.name)
-EXCLUSIVE = (KEEP_HEADERS.name, DROP_HEADERS.name)  # an action takes one or the other
 
 
 class KeyFileError(ValueError):
@@ -174,7 +173,7 @@ class Privacy:
     subject: str = KEEP_VALUE
     names: str = KEEP_VALUE
     client: str = KEEP_VALUE
-    key: bytes = b""
+    key: bytes = field(default=b"", repr=False)  # never in a traceback or a log line
 
     def token(self, kind: str, value: str) -> str:
         digest = hmac.new(self.key, kind.encode() + b"\0" + value.encode("utf-8", "surrogatepass"),

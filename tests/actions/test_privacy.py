@@ -331,3 +331,17 @@ def test_the_privacy_object_keeps_every_value_by_default():
     assert plain.address("a@b") == "a@b" and plain.subject_of("s") == "s"
     assert plain.name("n.pdf") == "n.pdf" and plain.client_value("c") == "c"
     assert privacy.privacy({"format": "json"}) is privacy.KEEP
+
+
+def test_the_key_shows_in_no_repr(tmp_path):
+    """A traceback or a log line that shows the options' Privacy never shows the key."""
+    from mailspy.rules.load import load_rules
+
+    key = tmp_path / "privacy.key"
+    key.write_bytes(KEY)
+    key.chmod(0o600)
+    (tmp_path / "a.rules").write_text(f'rule "a" {{ log-summary with subject hash, key "{key}" }}')
+    loaded = load_rules(tmp_path)
+    assert loaded.ok and loaded.rules.keys == {str(key): KEY}
+    shown = repr(privacy.privacy({"subject": "hash"})) + repr(loaded.rules)
+    assert "kkkkkkkk" not in shown and "subject='hash'" in shown
