@@ -55,8 +55,9 @@ from typing import TYPE_CHECKING, Any
 
 from mailspy.actions.action import LOG, ActionType, Option, Options
 from mailspy.actions.logfile import RecordLostError
+from mailspy.actions.privacy import RECORD_OPTIONS, privacy
 from mailspy.actions.summary import format_summary
-from mailspy.actions.summary_json import format_json_summary, json_summary
+from mailspy.actions.summary_json import json_line, json_record
 from mailspy.supervise import supervised
 
 if TYPE_CHECKING:
@@ -70,6 +71,9 @@ log = logging.getLogger("mailspy")
 LOCAL_SOCKET = "/dev/log"
 DEFAULT_PORT = 514
 FACILITY_MAIL, SEVERITY_INFO = 2, 6
+# the facilities a mail program may log under (RFC 5424's codes), the default first
+FACILITIES = {"mail": FACILITY_MAIL, "user": 1, "daemon": 3,
+              **{f"local{n}": 16 + n for n in range(8)}}
 APP_NAME = "mailspy"
 MAX_MESSAGE = 8000  # bytes of a whole message, header included
 MAX_QUEUED = 8 * 1024 * 1024  # bytes of records waiting for the sender
@@ -144,26 +148,27 @@ def _printable(value: str, limit: int) -> str:
 HOSTNAME = _printable(socket.gethostname(), 255)
 
 
-def syslog_message(message: Message, rules: Sequence[str], options: Options,
-                   facility: int = FACILITY_MAIL) -> bytes:
-    """The RFC 5424 message for a record, at most MAX_MESSAGE bytes."""
+def syslog_message(message: Message, rules: Sequence[str], options: Options) -> bytes:
+    """The RFC 5424 message for a record, at most MAX_MESSAGE bytes; the action's
+    options choose the facility, the record's form and what it holds of personal data."""
+    facility = FACILITIES[options.get("facility") or "mail"]
     stamp = datetime.datetime.fromtimestamp(message.received_at, datetime.UTC)
     header = (f"<{facility * 8 + SEVERITY_INFO}>1 {stamp.strftime('%Y-%m-%dT%H:%M:%S.%fZ')} "
               f"{HOSTNAME} {APP_NAME} {os.getpid()} "
               f"{_printable(message.envelope.queue_id, 32)} - ").encode()
     room = MAX_MESSAGE - len(header)
     if options.get("format") == "json":
-        body = _json_body(message, rules, room)
+        body = _json_body(message, rules, options, room)
     else:
-        body = _cut_text(format_summary(message).rstrip("\n"), room)
+        body = _cut_text(format_summary(message, privacy(options)).rstrip("\n"), room)
     return header + body
 
 
-def _json_body(message: Message, rules: Sequence[str], room: int) -> bytes:
-    body = format_json_summary(message, list(rules)).rstrip("\n").encode()
+def _json_body(message: Message, rules: Sequence[str], options: Options, room: int) -> bytes:
+    record = json_record(message, list(rules), options)
+    body = json_line(record).rstrip("\n").encode()
     if len(body) <= room:
         return body
-    record = json_summary(message, list(rules))
     record["truncated"] = True
     # the longest cut of the values that fits (a binary search), else ever fewer
     # list items too: the last try always fits
@@ -222,8 +227,10 @@ def record(message: Message, rules: Sequence[str], options: Options) -> bytes:
 
 
 def steps(options: Options) -> frozenset[str]:
-    """The JSON record holds the client's address, name and HELO."""
-    return frozenset({"connect", "helo"}) if options.get("format") == "json" else frozenset()
+    """The JSON record holds the client's address, name and HELO (unless dropped)."""
+    if options.get("format") == "json" and options.get("client") != "drop":
+        return frozenset({"connect", "helo"})
+    return frozenset()
 
 
 # -- the sink ------------------------------------------------------------------
@@ -397,13 +404,16 @@ def _peer_closed(sock: socket.socket) -> bool:
 ACTION = ActionType(
     name="log-syslog",
     doc="sends the summary line, or with `format json` the JSON record, as one syslog "
-        "message (facility mail, app-name `mailspy`, the queue id as MSGID) to the local "
-        "syslog socket (default `/dev/log`, or the path given), or to a collector at "
-        "`udp://HOST:PORT` or `tcp://HOST:PORT` (RFC 5424; octet-counted over TCP)",
+        "message (facility mail, or as `with facility local0` says; app-name `mailspy`, the "
+        "queue id as MSGID) to the local syslog socket (default `/dev/log`, or the path "
+        "given), or to a collector at `udp://HOST:PORT` or `tcp://HOST:PORT` (RFC 5424; "
+        "octet-counted over TCP); privacy options as for `log-summary`",
     kind=LOG,
     target="destination",
     example='"udp://192.0.2.1:514"',
-    options=(Option("format", ("text", "json")),),
+    options=(Option("format", ("text", "json"), doc="the summary line, or a JSON object"),
+             Option("facility", tuple(FACILITIES), doc="the syslog facility"),
+             *RECORD_OPTIONS),
     check_target=destination_problem,
     steps=steps,
     open=SyslogSink,

@@ -37,6 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-h", "--header-log", dest="header_log", metavar="HEADER_LOG",
                         help=f"where log-headers writes by default ({defaults.HEADER_LOG}); "
                         "with no rules files, log every header block there")
+    parser.add_argument("--shadow-log", default=defaults.SHADOW_LOG, metavar="FILE",
+                        help="where shadow rules record what they would have done, one "
+                        f"JSON object per message they match ({defaults.SHADOW_LOG})")
+    parser.add_argument("--shadow-log-privacy", default="", metavar="OPTIONS",
+                        help="privacy options of the shadow log's records, as after `with` "
+                        "in a rule: \"addresses hash, subject drop\" (none by default)")
     parser.add_argument("-P", "--pipe-command", dest="pipe_command", metavar="COMMAND",
                         help="pipe every message to COMMAND (a rule placed first)")
     parser.add_argument("-u", "--user", dest="user", metavar="USER",
@@ -171,6 +177,8 @@ def main(args: argparse.Namespace) -> int:
     targets = Defaults(
         summary_log=args.summary_log,
         header_log=args.header_log or defaults.HEADER_LOG,
+        shadow_log=args.shadow_log,
+        shadow_privacy=args.shadow_log_privacy,
         root=args.root,
         regex_timeout=args.regex_timeout,
     )

@@ -115,6 +115,7 @@ class RuleLoads:
         self.reloads = {"ok": 0, "refused": 0}
         self.last_reload_ok = True
         self._earlier_hits: Counter[str] = Counter()
+        self._earlier_shadow: Counter[str] = Counter()
 
     def running(self) -> None:
         """The rules of the last load run from now on."""
@@ -128,17 +129,19 @@ class RuleLoads:
     def swap(self, recorder: Recorder, rules: RuleSet) -> None:
         """Run these rules from now on (a reload that passed every check)."""
         with self._lock:
-            self._earlier_hits.update(dict(recorder.hits))
-            recorder.use(rules)
+            hits, shadow_hits = recorder.use(rules)
+            self._earlier_hits.update(hits)
+            self._earlier_shadow.update(shadow_hits)
             self.reloads["ok"] += 1
             self.last_reload_ok = True
             self.running()
 
-    def hits(self, recorder: Recorder) -> dict[str, int]:
-        """Messages each rule fired for, since start."""
+    def hits(self, recorder: Recorder, shadow: bool = False) -> dict[str, int]:
+        """Messages each rule (or each shadow rule) fired for, since start."""
         with self._lock:
-            running = dict(recorder.hits)  # one copy, taken atomically
-            earlier = dict(self._earlier_hits)
+            # one copy, taken atomically
+            running = dict(recorder.shadow_hits if shadow else recorder.hits)
+            earlier = dict(self._earlier_shadow if shadow else self._earlier_hits)
         return {name: earlier.get(name, 0) + running.get(name, 0)
                 for name in earlier.keys() | running.keys()}
 
@@ -183,13 +186,17 @@ def _messages(recorder: Recorder) -> Iterator[Metric]:
 
 
 def _rules(loads: RuleLoads, recorder: Recorder) -> Iterator[Metric]:
-    hits = CounterMetricFamily("mailspy_rule_hits_total", "Messages each rule fired for.",
-                               labels=["rule"])
-    counts = dict.fromkeys((r.name for r in recorder.rules.rules), 0)  # each from 0
-    counts.update(loads.hits(recorder))
-    for name, count in sorted(counts.items()):
-        hits.add_metric([name], count)
-    yield hits
+    running = recorder.rules.rules
+    for shadow, name, doc in (
+            (False, "mailspy_rule_hits_total", "Messages each rule fired for."),
+            (True, "mailspy_shadow_rule_hits_total", "Messages each shadow rule fired for "
+             "(its actions were not run; the shadow log says what they would have done).")):
+        hits = CounterMetricFamily(name, doc, labels=["rule"])
+        counts = dict.fromkeys((r.name for r in running if r.shadow == shadow), 0)  # from 0
+        counts.update(loads.hits(recorder, shadow))
+        for rule, count in sorted(counts.items()):
+            hits.add_metric([rule], count)
+        yield hits
     rules = recorder.rules
     yield _gauge("mailspy_rules_loaded", "Rules running.", len(rules))
     yield _gauge("mailspy_rules_files", "Rules files the running rules come from.",

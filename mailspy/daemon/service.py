@@ -30,6 +30,7 @@ from typing import Any
 
 from mailspy import defaults, privileges, safefs, version
 from mailspy.actions.action import LOG, PATH
+from mailspy.actions.logfile import LogFile
 from mailspy.actions.registry import ACTIONS
 from mailspy.actions.sinks import Sinks
 from mailspy.daemon import signals
@@ -255,7 +256,9 @@ class Daemon:
             "uptime": time.time() - self.started,
             "socket": self.options.socket.libmilter_form,
             "rules": {"count": len(recorder.rules), "files": list(recorder.rules.files),
-                      "loaded_at": self.loaded_at, "hits": dict(recorder.hits)},
+                      "loaded_at": self.loaded_at, "hits": dict(recorder.hits),
+                      "shadow_hits": dict(recorder.shadow_hits),
+                      "shadow_log": recorder.rules.shadow_log},
             "messages": recorder.counters.messages,
             "end_of_message": MailspyMilter.answer_times.percentiles(),
             "connections": {"open": connections.count, "refused": connections.refused},
@@ -301,16 +304,23 @@ class Daemon:
         log.info("log files reopened")
 
     def _open_logs(self, rules: RuleSet) -> None:
-        """Open every log now, as the user mailspy runs as, to fail early."""
+        """Open every log now, as the user mailspy runs as, to fail early: the shadow
+        log when there are shadow rules, but none of the logs they name."""
         for rule in rules.rules:
             for action in rule.actions:
                 spec = ACTIONS[action.name]
-                if spec.kind == LOG and spec.open is not None:
+                if spec.kind == LOG and spec.open is not None and not rule.shadow:
                     try:
                         self.sinks.get(action.target, spec.open)
                     except OSError as exc:
                         raise StartError(f"{rule.position}: cannot open log {action.target} "
                                          f"for rule '{rule.name}': {_why(exc)}") from exc
+        if rules.shadow_log is not None:
+            try:
+                self.sinks.get(rules.shadow_log, LogFile)
+            except OSError as exc:
+                raise StartError(f"cannot open the shadow log {rules.shadow_log} "
+                                 f"(--shadow-log): {_why(exc)}") from exc
 
     def _make_log_dirs(self, rules: RuleSet, account: privileges.Account | None) -> None:
         """Directories mailspy may make, owned by the user it runs as: every target's
@@ -319,7 +329,9 @@ class Daemon:
         when the log is opened."""
         owner = (account.uid, account.gid) if account else None
         targets = {os.path.dirname(a.target) for r in rules.rules for a in r.actions
-                   if ACTIONS[a.name].target == PATH}
+                   if ACTIONS[a.name].target == PATH and not r.shadow}
+        if rules.shadow_log is not None:
+            targets.add(os.path.dirname(rules.shadow_log))
         if not self.options.rules.defaults.root:
             targets &= {defaults.LOG_DIR}
         for directory in sorted(targets):

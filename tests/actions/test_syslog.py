@@ -115,6 +115,19 @@ def test_an_rfc5424_message_mail_info_mailspy_queue_id() -> None:
     assert body.decode() == format_json_summary(msg, ["finance"]).rstrip("\n")
 
 
+@pytest.mark.parametrize(("facility", "pri"), [("mail", b"22"), ("local3", b"158"),
+                                                ("daemon", b"30")])
+def test_the_facility_option_sets_the_priority(facility: str, pri: bytes) -> None:
+    assert fields(syslog_message(message(), [], {"facility": facility}))[0] == pri
+
+
+def test_check_rules_names_the_facilities_it_knows() -> None:
+    _, found = parse_rules('rule "r" { log-syslog with facility lcal3 }', "a.rules")
+    assert len(found) == 1
+    assert str(found[0]).startswith("a.rules:1:")
+    assert "unknown value 'lcal3' for 'facility'; did you mean 'local3'?" in str(found[0])
+
+
 def test_the_text_record_is_the_summary_line() -> None:
     msg = message()
     body = fields(syslog_message(msg, [], {}))[-1]

@@ -54,10 +54,13 @@ def test_wrong_listen_addresses_say_what_to_write(text: str, said: str) -> None:
 class FakeRecorder:
     def __init__(self) -> None:
         self.hits: Counter[str] = Counter()
+        self.shadow_hits: Counter[str] = Counter()
         self.rules = RuleSet(())
 
-    def use(self, rules: RuleSet) -> None:
-        self.rules, self.hits = rules, Counter()
+    def use(self, rules: RuleSet) -> tuple[Counter[str], Counter[str]]:
+        replaced = self.hits, self.shadow_hits
+        self.rules, self.hits, self.shadow_hits = rules, Counter(), Counter()
+        return replaced
 
 
 def test_rule_hits_keep_counting_up_across_reloads() -> None:
@@ -68,8 +71,19 @@ def test_rule_hits_keep_counting_up_across_reloads() -> None:
     assert recorder.hits == Counter({"a": 1, "c": 1})  # status shows the running rules'
     assert loads.hits(recorder) == {"a": 3, "b": 1, "c": 1}  # the metrics, since start
     assert loads.reloads == {"ok": 1, "refused": 0} and loads.last_reload_ok
+    assert loads.hits(recorder, shadow=True) == {}  # type: ignore[arg-type]
     loads.refused()
     assert loads.reloads == {"ok": 1, "refused": 1} and not loads.last_reload_ok
+
+
+def test_shadow_hits_are_counted_apart_and_keep_counting_across_reloads() -> None:
+    loads, recorder = RuleLoads(), FakeRecorder()
+    recorder.hits.update(["live"])
+    recorder.shadow_hits.update(["trial", "trial"])
+    loads.swap(recorder, RuleSet(()))  # type: ignore[arg-type]
+    recorder.shadow_hits.update(["trial"])
+    assert loads.hits(recorder, shadow=True) == {"trial": 3}  # type: ignore[arg-type]
+    assert loads.hits(recorder) == {"live": 1}  # type: ignore[arg-type]
 
 
 def test_a_scrape_during_reloads_never_sees_a_hit_count_go_down() -> None:
@@ -110,11 +124,13 @@ def start_daemon(tmp_path: Path, *extra: str) -> MilterProcess:
     rules.mkdir(exist_ok=True)
     (rules / "a.rules").write_text('rule "everything" { log-summary }\n'
                                    'rule "pdf" { when attachment matches "*.pdf" '
-                                   'archive-to-maildir "/nonexistent/mailspy-test/md" }\n')
+                                   'archive-to-maildir "/nonexistent/mailspy-test/md" }\n'
+                                   'shadow rule "trial" { when subject contains "x" stop }\n')
     port = free_port()
     argv = [sys.executable, "-m", "mailspy", "run", "-p", f"inet:{port}@127.0.0.1",
             "-d", str(rules), "-f", str(tmp_path / "s.log"), "--spool-dir",
-            str(tmp_path / "spool"), "--runtime-dir", str(tmp_path / "run"), *extra]
+            str(tmp_path / "spool"), "--runtime-dir", str(tmp_path / "run"),
+            "--shadow-log", str(tmp_path / "shadow.jsonl"), *extra]
     return MilterProcess(argv, port=port, output=tmp_path / "out").start()
 
 
@@ -141,6 +157,8 @@ def test_a_scrape_names_every_metric_by_the_conventions(tmp_path: Path) -> None:
             assert all(s.name.endswith(("_total", "_created")) for s in family.samples)
     hits = {s.labels["rule"]: s.value for s in ours["mailspy_rule_hits"].samples}
     assert hits == {"everything": 0, "pdf": 0}  # every running rule, from 0
+    shadow = {s.labels["rule"]: s.value for s in ours["mailspy_shadow_rule_hits"].samples}
+    assert shadow == {"trial": 0}  # shadow rules apart
     actions = {(s.labels["action"], s.labels["outcome"]) for s in ours["mailspy_actions"].samples}
     assert actions == {("log-summary", "ok"), ("log-summary", "lost"),
                        ("archive-to-maildir", "ok"), ("archive-to-maildir", "retried"),
