@@ -112,10 +112,13 @@ action(type="omfile" file="{self.output}" template="fields")
         return self
 
     def received(self) -> list[dict[str, Any]]:
-        """Every message received so far, as rsyslog parsed it (`raw` as it came)."""
+        """Every message received so far, as rsyslog parsed it (`raw` as it came); a
+        line rsyslog is still writing (no newline yet) is not one yet."""
         if not self.output.exists():
             return []
-        return [json.loads(line) for line in self.output.read_text().splitlines()]
+        written = self.output.read_text()
+        complete = written[:written.rfind("\n") + 1]
+        return [json.loads(line) for line in complete.splitlines()]
 
     def log(self) -> str:
         path = self.base / "rsyslogd.out"
