@@ -8,9 +8,11 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 MAILSPY := $(VENV)/bin/mailspy
 # libpython3.11-testsuite carries CPython's email test corpus, fed to the message parser;
-# chromium (headless) opens the HTML reports in tests, chromium-driver drives it.
+# chromium (headless) opens the HTML reports in tests, chromium-driver drives it;
+# a private rsyslog receives log-syslog's records, a private Prometheus scrapes
+# --metrics-listen (its promtool checks contrib/prometheus/'s alerting rules).
 APT_PACKAGES := libmilter-dev postfix procmail gcc python3-dev python3-venv \
-                libpython3.11-testsuite chromium chromium-driver
+                libpython3.11-testsuite chromium chromium-driver rsyslog prometheus
 PYTEST_ARGS ?=
 
 # What `make deb` and `make man` need (docs/packaging.md): debhelper and

@@ -13,6 +13,8 @@ SOCKET = "unix:/var/run/mailspy/milter"
 LOG_DIR = "/var/log/mailspy"
 SUMMARY_LOG = f"{LOG_DIR}/mailspy"
 HEADER_LOG = f"{LOG_DIR}/headers"
+SHADOW_LOG = f"{LOG_DIR}/shadow.jsonl"  # what shadow rules would have done
+PRIVACY_KEY = "/etc/mailspy/privacy.key"  # the key of hashed values in records
 SPOOL_DIR = "/var/spool/mailspy"
 RUNTIME_DIR = "/run/mailspy"  # the control socket (systemd: RuntimeDirectory=mailspy)
 CONTROL_SOCKET = "control"  # in the runtime directory

@@ -17,13 +17,16 @@ the message is accepted and the copies are lost, logged and counted.
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mailspy.actions.action import COPY, LOG
-from mailspy.actions.logfile import RecordLostError
+from mailspy.actions import privacy
+from mailspy.actions.action import COPY, LOG, Sink
+from mailspy.actions.logfile import LogFile, RecordLostError
 from mailspy.actions.registry import ACTIONS
+from mailspy.actions.shadow import shadow_record
 from mailspy.actions.sinks import Sinks
 from mailspy.evaluate import Verdict, evaluate
 from mailspy.message.model import Message
@@ -42,10 +45,12 @@ class Counters:
     """What went wrong since start, for the postmaster's status views."""
 
     messages: int = 0  # recorded since start
+    bytes: int = 0  # of their bodies
     spool_failures: int = 0  # messages whose copies could not be spooled
     tempfailed: int = 0  # of those, answered TEMPFAIL
     copies_lost: int = 0  # copies lost under --on-spool-failure accept
     records_lost: dict[str, int] = field(default_factory=dict)  # per log path
+    actions: Counter[tuple[str, str]] = field(default_factory=Counter)  # (log action, ok|lost)
 
 
 @dataclass(frozen=True)
@@ -66,32 +71,52 @@ class Recorder:
         self.on_spool_failure = on_spool_failure
         self.counters = Counters()
         self.hits: Counter[str] = Counter()  # messages each rule fired for, since load
+        self.shadow_hits: Counter[str] = Counter()  # the same for each shadow rule
+        # Counting is a few increments, but `+=` is not atomic between threads: one
+        # lock for every count, so that no connection's count is lost to another's.
+        self._counting = threading.Lock()
+        privacy.use_keys(rules.keys)
 
-    def use(self, rules: RuleSet) -> None:
-        """Run these rules from now on (a reload); hits count from zero again."""
-        self.rules = rules
-        self.hits = Counter()
+    def use(self, rules: RuleSet) -> tuple[Counter[str], Counter[str]]:
+        """Run these rules from now on (a reload); hits count from zero again. Returns
+        the hits and shadow hits of the rules replaced, complete."""
+        privacy.use_keys(rules.keys)
+        with self._counting:
+            self.rules = rules
+            replaced = self.hits, self.shadow_hits
+            self.hits, self.shadow_hits = Counter(), Counter()
+        return replaced
 
     def record(self, message: Message, body_kept: bool = True) -> Outcome:
         """Evaluate and act; the caller still owns (and closes) message.body.
 
         `body_kept` is False when the body could not be stored as it
         arrived: a copy of it cannot be owed then."""
-        verdict = evaluate(self.rules, message)
-        self.counters.messages += 1
-        hits = self.hits
-        for rule in verdict.rules:
-            hits[rule.name] += 1
+        rules = self.rules
+        verdict = evaluate(rules, message)
+        counters = self.counters
+        with self._counting:
+            counters.messages += 1
+            counters.bytes += message.body_size
+            for rule in verdict.rules:
+                self.hits[rule.name] += 1
+            for rule in verdict.shadow:
+                self.shadow_hits[rule.name] += 1
         copies = [a for a in verdict.actions if ACTIONS[a.name].kind == COPY]
         if copies and not self._spool(copies, message, body_kept):
+            with self._counting:
+                if self.on_spool_failure == TEMPFAIL:
+                    counters.tempfailed += 1
+                else:
+                    counters.copies_lost += len(copies)
             if self.on_spool_failure == TEMPFAIL:
-                self.counters.tempfailed += 1
                 return Outcome(verdict, tempfail=True)
-            self.counters.copies_lost += len(copies)
         fired = [r.name for r in verdict.rules]
         for action in verdict.actions:
             if ACTIONS[action.name].kind == LOG:
                 self._guarded(self._log, action, message, fired)
+        if verdict.shadow and rules.shadow_log is not None:
+            self._shadow(rules, message, verdict, fired)
         return Outcome(verdict)
 
     def close(self, wait: bool = True) -> None:
@@ -101,15 +126,35 @@ class Recorder:
         spec = ACTIONS[action.name]
         assert spec.open is not None and spec.record is not None
         sink = self.sinks.get(action.target, spec.open)
+        self._write(action.name, sink, spec.record(message, fired, dict(action.options)),
+                    message)
+
+    def _shadow(self, rules: RuleSet, message: Message, verdict: Verdict,
+                fired: list[str]) -> None:
+        """What the shadow rules would have done, written to the shadow log."""
+        path = rules.shadow_log
+        assert path is not None
         try:
-            lost = sink.write(spec.record(message, fired, dict(action.options)))
+            record = shadow_record(message, fired, verdict.shadow, dict(rules.shadow_options))
+            self._write("shadow", self.sinks.get(path, LogFile), record, message)
+        except Exception as exc:
+            log.error("%s: the shadow log %s failed: %s", _qid(message), path, _reason(exc),
+                      exc_info=not isinstance(exc, OSError))
+
+    def _write(self, action: str, sink: Sink, record: str | bytes, message: Message) -> None:
+        try:
+            lost = sink.write(record)
         except RecordLostError as exc:
-            self.counters.records_lost[sink.path] = sink.lost
+            with self._counting:
+                self.counters.records_lost[sink.path] = sink.lost
+                self.counters.actions[(action, "lost")] += 1
             if exc.first:
                 log.error("%s: cannot write to %s: %s; records for it are lost (and counted) "
                           "until it can be written again", _qid(message), sink.path,
                           _reason(exc))
             return
+        with self._counting:
+            self.counters.actions[(action, "ok")] += 1
         if lost:
             log.info("writing to %s again; %d records were lost", sink.path, lost)
 
@@ -120,7 +165,8 @@ class Recorder:
             jobs = [Job(a.name, a.target, [list(o) for o in a.options]) for a in copies]
             entry_id = self.spool.enqueue(message, jobs)
         except OSError as exc:
-            self.counters.spool_failures += 1
+            with self._counting:
+                self.counters.spool_failures += 1
             what = ", ".join(f"{a.name} {a.target}" for a in copies)
             if self.on_spool_failure == TEMPFAIL:
                 log.error("%s: cannot spool %s: %s; answered TEMPFAIL, the MTA keeps the "

@@ -50,6 +50,8 @@ class Verdict:
     actions: list[PlannedAction] = field(default_factory=list)  # each key once, in order
     stopped_by: CompiledRule | None = None
     timed_out: list[CompiledRule] = field(default_factory=list)  # a regex ran out of time
+    # shadow rules that matched, in order: their actions are what they would have run
+    shadow: list[CompiledRule] = field(default_factory=list)
 
 
 def evaluate(ruleset: RuleSet, message: Message) -> Verdict:
@@ -69,6 +71,9 @@ def evaluate(ruleset: RuleSet, message: Message) -> Verdict:
                 out_of_time.append(rule)
             else:
                 _log_timeout(message, rule, timeout)
+            continue
+        if rule.shadow:  # recorded, never acted on; its stop stops nothing
+            verdict.shadow.append(rule)
             continue
         verdict.rules.append(rule)
         for action in rule.actions:

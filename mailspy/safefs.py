@@ -251,6 +251,10 @@ def check_path(path: str, user: User = None) -> str | None:
             return None  # unreadable here: the daemon reports it when it opens the path
 
 
+def _size(limit: int) -> str:
+    return f"{limit // 1024 // 1024} MiB" if limit >= 1024 * 1024 else f"{limit:,} bytes"
+
+
 def read_regular(path: str | os.PathLike[str], limit: int) -> bytes:
     """The contents of a regular file of at most `limit` bytes.
 
@@ -270,13 +274,14 @@ def read_regular(path: str | os.PathLike[str], limit: int) -> bytes:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise OSError(errno.EINVAL, "not a regular file", name)
+        too_large = OSError(errno.EFBIG, f"larger than {_size(limit)}", name)
         if info.st_size > limit:
-            raise OSError(errno.EFBIG, f"larger than {limit // 1024 // 1024} MiB", name)
+            raise too_large
         os.set_blocking(fd, True)
         with open(fd, "rb", closefd=False) as f:
             data = f.read(limit + 1)
         if len(data) > limit:
-            raise OSError(errno.EFBIG, f"larger than {limit // 1024 // 1024} MiB", name)
+            raise too_large
         return data
     finally:
         os.close(fd)

@@ -104,3 +104,23 @@ def test_an_unknown_user_is_one_line(place: Path) -> None:
     assert done.returncode == 1
     assert done.stderr.startswith("mailspy: error: cannot check as user no-such-user-x: no "
                                   "such user 'no-such-user-x'")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="checking as another user needs root")
+def test_a_key_file_the_user_may_not_read_is_an_error(place: Path) -> None:
+    key = place / "privacy.key"
+    key.write_bytes(os.urandom(32))
+    key.chmod(0o600)
+    directory = rules(place, f'rule "a" {{ log-summary "{place}/x.log" with subject hash, '
+                             f'key "{key}" }}')
+    (place / "x.log").touch()
+    os.chown(place / "x.log", pwd.getpwnam(NOBODY).pw_uid, -1)
+    done = mailspy("check-rules", "-d", str(directory), "--user", NOBODY)
+    assert done.returncode == 1
+    assert f"{directory}/a.rules:1:" in done.stderr
+    assert (f"error: user {NOBODY} may not read key file '{key}'; let its group read it: "
+            f"chown root:nogroup {key} && chmod 640 {key}") in done.stderr
+    key.chmod(0o640)
+    os.chown(key, 0, pwd.getpwnam(NOBODY).pw_gid)
+    done = mailspy("check-rules", "-d", str(directory), "--user", NOBODY)
+    assert "key file" not in done.stderr, done.stderr

@@ -20,7 +20,7 @@ def recipes() -> dict[str, str]:
 def test_every_recipe_has_fixtures_and_every_fixture_folder_a_recipe():
     folders = {p.name for p in (DOCS / "cookbook").iterdir() if p.is_dir()}
     assert set(recipes()) == folders == {"compliance", "executables", "invoices",
-                                         "zip-quarantine"}
+                                         "shadow-trial", "zip-quarantine"}
 
 
 @pytest.mark.parametrize("name", sorted(recipes()))

@@ -46,6 +46,10 @@ def test_the_documented_actions_are_the_actions() -> None:
     assert registry.markdown_table() in DOCS.read_text()
 
 
+def test_the_documented_options_are_the_options() -> None:
+    assert registry.options_table() in DOCS.read_text()
+
+
 @pytest.mark.parametrize("field", fields.FIELDS.values(), ids=list(fields.FIELDS))
 def test_every_field_extracts_values_of_its_kind(field: fields.Field) -> None:
     values = field.extract(message(), "X-Tag" if field.argument else None)
@@ -66,7 +70,11 @@ def test_every_action_has_what_its_kind_needs(spec: kinds.ActionType) -> None:
         assert spec.kind == kinds.CONTROL and spec.target is None
     assert spec.default is None or spec.default in ("summary_log", "header_log")
     for option in spec.options:
-        assert option.values, option
+        assert option.doc, option
+        if option.kind == kinds.WORD:  # its words, the first the default
+            assert len(option.values) >= 2, option
+        else:  # a quoted value or a list, checked by the option
+            assert not option.values and option.check is not None, option
 
 
 def test_an_action_is_found_by_its_module_alone(tmp_path: Path, monkeypatch) -> None:

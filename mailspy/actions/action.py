@@ -29,7 +29,10 @@ if TYPE_CHECKING:
 LOG, COPY, CONTROL = "log", "copy", "control"
 PATH, COMMAND = "path", "command"  # target kinds the language checks itself
 
-Options = Mapping[str, str]  # option name -> value, as written in the rule
+Options = Mapping[str, str]  # option name -> value, as written in the rule (a list: joined by ",")
+
+WORD, TEXT, NAMES = "word", "text", "names"  # what an option's value is
+BARE_OPTION = "format"  # the one option the language lets stand without `with`: `format json`
 
 
 class Sink(Protocol):
@@ -45,14 +48,30 @@ class Sink(Protocol):
 
 @dataclass(frozen=True)
 class Option:
-    """An option of an action (`format json`): its name and values, the first the default."""
+    """An option of an action (`format json`, `with subject drop`).
+
+    A WORD option takes one of `values`, the first its default; a TEXT option
+    a quoted string (`key "/etc/mailspy/privacy.key"`), checked by `check`; a
+    NAMES option a list of quoted names (`keep-headers ["From", "Date"]`),
+    each checked by `check`, and held joined by commas. `doc` says what it
+    does, for the documentation's table of options."""
 
     name: str
-    values: tuple[str, ...]
+    values: tuple[str, ...] = ()
+    kind: str = WORD
+    doc: str = ""
+    check: Callable[[str], str | None] | None = None  # a problem with a (listed) value
+    excludes: tuple[str, ...] = ()  # options the same action cannot take beside it
 
     @property
     def default(self) -> str:
-        return self.values[0]
+        return self.values[0] if self.values else ""
+
+    @property
+    def usage(self) -> str:
+        """How it is written: `subject keep|hash|drop`, `key "/path"`, `keep-headers [...]`."""
+        shown = {WORD: "|".join(self.values), TEXT: '"/path"', NAMES: '["Name", ...]'}
+        return f"{self.name} {shown[self.kind]}"
 
 
 @dataclass(frozen=True)
@@ -107,5 +126,9 @@ class ActionType:
             shown = {PATH: '"/path"', COMMAND: '"command args"'}.get(self.target,
                                                                    f'"{self.target}"')
             words.append(shown if self.target_required else f"[{shown}]")
-        words += [f"[{o.name} {'|'.join(o.values[1:])}]" for o in self.options]
+        bare = self.option(BARE_OPTION)
+        if bare is not None:
+            words.append(f"[{bare.name} {'|'.join(bare.values[1:])}]")
+        if any(o is not bare for o in self.options):
+            words.append("[with OPTION VALUE, ...]")
         return " ".join(words)

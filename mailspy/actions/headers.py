@@ -25,6 +25,10 @@ written as `\\x00`; backslashes are NOT escaped here.
 The `From ` line names the bare envelope sender, or `MAILER-DAEMON` for a
 bounce (`<>`), as sendmail and procmail write mbox separators, so mbox
 tools (formail, mailbox.mbox, mutt) can split the log into messages.
+
+The privacy options (privacy.py) choose the headers written (`keep-headers`,
+`drop-headers`) and replace the addresses of the `From ` line and of the
+headers, and the subject, by tokens or domains.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from typing import TYPE_CHECKING
 from mailspy.actions.action import LOG, PATH, ActionType, Options
 from mailspy.actions.clean import clean, header_bytes, header_name_bytes
 from mailspy.actions.logfile import LogFile, log_problem
+from mailspy.actions.privacy import HEADER_OPTIONS, HeaderPrivacy, header_privacy, private_headers
 
 if TYPE_CHECKING:
     from mailspy.message.model import Message
@@ -45,25 +50,34 @@ __all__ = ["ACTION", "format_header_block", "from_line", "log_headers"]
 BOUNCE_SENDER = "MAILER-DAEMON"
 
 
-def from_line(message: Message) -> bytes:
-    """The mbox separator: `From SENDER asctime-date-in-UTC` plus LF.
+def from_line(message: Message, sender: str | None = None) -> bytes:
+    """The mbox separator: `From SENDER asctime-date-in-UTC` plus LF; SENDER is the
+    envelope sender unless given.
 
     mbox readers take this line as ASCII and split it at spaces: an SMTPUTF8
     sender's non-ASCII characters are written as `\\xNN`/`\\uNNNN` escapes
     and a space (a quoted local part) as `\\x20`."""
-    sender = clean(message.envelope.sender).replace(" ", "\\x20") or BOUNCE_SENDER
+    if sender is None:
+        sender = message.envelope.sender
+    sender = clean(sender).replace(" ", "\\x20") or BOUNCE_SENDER
     sender = sender.encode("ascii", "backslashreplace").decode("ascii")
     date = time.asctime(time.gmtime(message.received_at))
     return f"From {sender} {date}\n".encode()
 
 
-def format_header_block(message: Message) -> bytes:
-    """The header log record for a message, ending in a blank line."""
-    out = bytearray(from_line(message))
+def format_header_block(message: Message, private: HeaderPrivacy | None = None) -> bytes:
+    """The header log record for a message, ending in a blank line; `private` chooses
+    and rewrites the headers."""
+    headers = message.headers
+    sender = None
+    if private is not None:
+        headers = private_headers(headers, message.subject, private)
+        sender = private.values.address(message.envelope.sender)
+    out = bytearray(from_line(message, sender))
     out += b"X-Timestamp: %d\n" % int(message.received_at)
     queue_id = clean(message.envelope.queue_id)
     out += (f"X-Queue-Id: {queue_id}" if queue_id else "X-Queue-Id:").encode() + b"\n"
-    for name, value in message.headers:
+    for name, value in headers:
         out += header_name_bytes(name) + b": "
         out += header_bytes(value).replace(b"\x00", b"\\x00") + b"\n"
     out += b"\n"
@@ -78,16 +92,18 @@ def log_headers(logfile: LogFile, message: Message) -> int:
 
 
 def record(message: Message, rules: Sequence[str], options: Options) -> bytes:
-    return format_header_block(message)
+    return format_header_block(message, header_privacy(options))
 
 
 ACTION = ActionType(
     name="log-headers",
     doc="appends the header block to the path, or to the header log (`-h`, default "
-        "`/var/log/mailspy/headers`)",
+        "`/var/log/mailspy/headers`); privacy options: `keep-headers`, `drop-headers`, "
+        "`addresses`, `subject`, `key`",
     kind=LOG,
     target=PATH,
     default="header_log",
+    options=HEADER_OPTIONS,
     open=LogFile,
     probe=log_problem,
     record=record,

@@ -11,7 +11,7 @@ import importlib
 import pkgutil
 
 import mailspy.actions as package
-from mailspy.actions.action import ActionType
+from mailspy.actions.action import BARE_OPTION, ActionType
 
 
 def _discover() -> dict[str, ActionType]:
@@ -33,4 +33,22 @@ def markdown_table() -> str:
     """The table of actions as docs/rules.md shows it."""
     rows = ["| action | does |", "|---|---|"]
     rows += [f"| `{a.usage}` | {a.doc} |" for a in ACTIONS.values()]
+    return "\n".join(rows) + "\n"
+
+
+def options_table() -> str:
+    """The table of the actions' options (after `with`) as docs/rules.md shows it; an
+    option several actions share is one row."""
+    rows = ["| option | of | does |", "|---|---|---|"]
+    seen: dict[str, list[str]] = {}
+    docs: dict[str, tuple[str, str]] = {}
+    for action in ACTIONS.values():
+        for option in action.options:
+            if option.name != BARE_OPTION:
+                seen.setdefault(option.name, []).append(action.name)
+                docs.setdefault(option.name, (option.usage, option.doc))
+    for name, actions in seen.items():
+        usage, doc = docs[name]
+        usage = usage.replace("|", "\\|")  # a table's cell, even inside backquotes
+        rows.append(f"| `{usage}` | {', '.join(f'`{a}`' for a in actions)} | {doc} |")
     return "\n".join(rows) + "\n"

@@ -5,7 +5,9 @@ parser (htmlspy.pl) reads `key=value` fields by name and skips keys it does
 not know, which lets the line end with one field of mailspy's own, the
 MTA's queue id (`queue=`), to join a record with the MTA's log. The value
 cutting (79 characters, 1024 bytes of recipients) is gone. With `format
-json` the record is a JSON line instead (summary_json.py).
+json` the record is a JSON line instead (summary_json.py). Either way the
+privacy options (privacy.py) shape the addresses, the subject and the
+attachment names.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING
 from mailspy.actions.action import LOG, PATH, ActionType, Option, Options
 from mailspy.actions.clean import clean
 from mailspy.actions.logfile import LogFile, log_problem
+from mailspy.actions.privacy import KEEP, RECORD_OPTIONS, Privacy, privacy
 from mailspy.actions.summary_json import format_json_summary
 
 if TYPE_CHECKING:
@@ -25,7 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["ACTION", "format_summary", "log_summary"]
 
 
-def format_summary(message: Message) -> str:
+def format_summary(message: Message, private: Privacy = KEEP) -> str:
     """The summary line for a message, newline included.
 
     `YY-MM-DD HH:MM<TAB>time=EPOCH<TAB>from=<S><TAB>to=<R>...<TAB>size=N
@@ -33,14 +36,18 @@ def format_summary(message: Message) -> str:
     addresses always in angle brackets, whether or not the MTA sent them so
     (Postfix hands a local submission's over bare), a bounce `from=<>`; one
     `to=` per recipient, one `file=` per attachment; the queue id last,
-    empty when the MTA gave none; every value through `clean()`.
+    empty when the MTA gave none; every value through `clean()`, every
+    personal value first through `private`.
     """
     stamp = time.strftime("%y-%m-%d %H:%M", time.gmtime(message.received_at))
     envelope = message.envelope
-    fields = [stamp, f"time={int(message.received_at)}", f"from=<{clean(envelope.sender)}>"]
-    fields += [f"to=<{clean(rcpt)}>" for rcpt in envelope.recipients]
-    fields += [f"size={message.body_size}", f"subject={clean(message.subject)}"]
-    fields += [f"file={clean(a.name)}" for a in message.attachment_outline]
+    address = private.address
+    fields = [stamp, f"time={int(message.received_at)}",
+              f"from=<{clean(address(envelope.sender))}>"]
+    fields += [f"to=<{clean(address(rcpt))}>" for rcpt in envelope.recipients]
+    fields += [f"size={message.body_size}",
+               f"subject={clean(private.subject_of(message.subject))}"]
+    fields += [f"file={clean(private.name(a.name))}" for a in message.attachment_outline]
     fields.append(f"queue={clean(envelope.queue_id)}")
     return "\t".join(fields) + "\n"
 
@@ -54,23 +61,27 @@ def log_summary(logfile: LogFile, message: Message) -> int:
 
 def record(message: Message, rules: Sequence[str], options: Options) -> str:
     if options.get("format") == "json":
-        return format_json_summary(message, list(rules))
-    return format_summary(message)
+        return format_json_summary(message, list(rules), options)
+    return format_summary(message, privacy(options))
 
 
 def steps(options: Options) -> frozenset[str]:
-    """The JSON record holds the client's address, name and HELO."""
-    return frozenset({"connect", "helo"}) if options.get("format") == "json" else frozenset()
+    """The JSON record holds the client's address, name and HELO (unless dropped)."""
+    if options.get("format") == "json" and options.get("client") != "drop":
+        return frozenset({"connect", "helo"})
+    return frozenset()
 
 
 ACTION = ActionType(
     name="log-summary",
     doc="appends one summary line to the path, or to the summary log (`-f`, default "
-        "`/var/log/mailspy/mailspy`); with `format json`, one JSON object instead",
+        "`/var/log/mailspy/mailspy`); with `format json`, one JSON object instead; "
+        "privacy options: `addresses`, `subject`, `attachment-names`, `client`, `key`",
     kind=LOG,
     target=PATH,
     default="summary_log",
-    options=(Option("format", ("text", "json")),),
+    options=(Option("format", ("text", "json"), doc="the summary line, or a JSON object"),
+             *RECORD_OPTIONS),
     steps=steps,
     open=LogFile,
     probe=log_problem,

@@ -103,6 +103,8 @@ def rules_settings(directory: str | None, config: dict[str, Any]) -> RulesConfig
     header_log = config.get("header_log")
     targets = Defaults(summary_log=config.get("summary_log", defaults.SUMMARY_LOG),
                        header_log=header_log or defaults.HEADER_LOG,
+                       shadow_log=config.get("shadow_log", defaults.SHADOW_LOG),
+                       shadow_privacy=config.get("shadow_log_privacy", ""),
                        root=config.get("root", ""),
                        regex_timeout=config.get("regex_timeout", DEFAULTS.regex_timeout))
     return RulesConfig(rules_dir or defaults.RULES_DIR, targets,
@@ -145,12 +147,14 @@ def _check(settings: RulesConfig, probe: bool) -> dict[str, Any]:
     found = list(result.diagnostics)
     if result.ok and probe:
         found += target_problems(result.rules) + _unrotated(result.rules)
-    logs = sorted({a.target for r in result.rules.rules for a in r.actions
-                   if ACTIONS[a.name].kind == LOG and ACTIONS[a.name].target == PATH})
+    logs = {a.target for r in result.rules.rules for a in r.actions
+            if ACTIONS[a.name].kind == LOG and ACTIONS[a.name].target == PATH and not r.shadow}
+    if result.rules.shadow_log is not None:
+        logs.add(result.rules.shadow_log)
     return {"diagnostics": [str(d) for d in found],
             "errors": sum(d.is_error for d in found),
             "warnings": sum(not d.is_error for d in found),
-            "files": result.files, "rules": len(result.rules), "logs": logs}
+            "files": result.files, "rules": len(result.rules), "logs": sorted(logs)}
 
 
 def rotated(path: str) -> bool:
@@ -163,11 +167,18 @@ def rotated(path: str) -> bool:
 def _unrotated(rules: RuleSet) -> list[Diagnostic]:
     """Logs outside the directory the shipped logrotate snippet rotates grow forever."""
     found, seen = [], set()
+    shadow = next((r for r in rules.rules if r.shadow), None)
+    if rules.shadow_log is not None and shadow is not None and not rotated(rules.shadow_log):
+        seen.add(rules.shadow_log)
+        found.append(warning(shadow.position, (
+            f"the shadow log {rules.shadow_log} is not among the logs the shipped logrotate "
+            f"snippet rotates ({defaults.LOG_DIR}/mailspy, headers, *.log, *.jsonl): add it "
+            "to /etc/logrotate.d/mailspy, or give --shadow-log a path there")))
     for rule in rules.rules:
         for action in rule.actions:
             spec = ACTIONS[action.name]
             if spec.kind != LOG or spec.target != PATH or action.target in seen \
-                    or rotated(action.target):
+                    or rotated(action.target) or rule.shadow:
                 continue
             seen.add(action.target)
             found.append(warning(action.position or rule.position, (

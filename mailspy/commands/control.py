@@ -99,11 +99,15 @@ def describe(status: dict[str, Any]) -> str:
     problems = {k: v for k, v in status.get("problems", {}).items() if v}
     if problems:
         lines.append("problems: " + ", ".join(f"{k} {v}" for k, v in problems.items()))
-    hits = rules.get("hits", {})
+    hits, shadow = rules.get("hits", {}), rules.get("shadow_hits", {})
+    width = max((len(name) for name in [*hits, *shadow]), default=0)
     if hits:
-        width = max(len(name) for name in hits)
         lines.append("hits since the rules were loaded:")
         lines += [f"  {name:<{width}}  {count}" for name, count in hits.items()]
+    if shadow:
+        lines.append("shadow hits since the rules were loaded (no action run; what they "
+                     f"would have done is in {rules.get('shadow_log') or 'the shadow log'}):")
+        lines += [f"  {name:<{width}}  {count}" for name, count in shadow.items()]
     return "\n".join(lines)
 
 

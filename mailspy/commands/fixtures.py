@@ -8,6 +8,7 @@ DIR holds message files (`NAME.eml`) each beside a sidecar `NAME.toml`:
     client-address = "192.0.2.7"           # also client-name, helo, auth-user, queue-id
     rules = ["finance", "everything"]      # the rules that must fire, in order
     stopped-by = "executables"             # "" for none; absent: not checked
+    shadow = ["quarantine"]                # the shadow rules that must match, in order
     [[actions]]                            # absent: not checked
     action = "archive-to-maildir"
     target = "/srv/mail/archive/finance"
@@ -80,13 +81,14 @@ def actual_of(verdict: Verdict) -> dict[str, Any]:
         "rules": [r.name for r in verdict.rules],
         "stopped-by": verdict.stopped_by.name if verdict.stopped_by else "",
         "actions": [{"action": a.name, "target": a.target} for a in verdict.actions],
+        "shadow": [r.name for r in verdict.shadow],
     }
 
 
 def compare(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
     """A diff for each checked key that differs; keys absent from the sidecar are free."""
     problems = []
-    for key in ("rules", "stopped-by", "actions"):
+    for key in ("rules", "stopped-by", "actions", "shadow"):
         if key in expected and expected[key] != actual[key]:
             problems.append(_diff(key, expected[key], actual[key]))
     return problems

@@ -4,7 +4,8 @@ SOURCE is a Maildir, an mbox file or a directory of message files. The
 envelope of each message is rebuilt as `test-rules` and the fixtures
 rebuild it (`message.parse.rebuild_envelope`): from what delivery left in
 it, else from its From:, To: and Cc:. The result is how many messages each
-rule would have matched, with examples.
+rule would have matched, with examples; a shadow rule is counted like any
+other and marked as one.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ EXAMPLES = 3
 class RuleTally:
     rule: str
     matched: int = 0
+    shadow: bool = False
     examples: list[str] = field(default_factory=list)
 
 
@@ -61,7 +63,7 @@ Opener = Callable[[], BinaryIO]
 def replay(rules: RuleSet, source: Path, progress: Progress | None = None) -> Replay:
     """Raises SourceError when SOURCE cannot be read; a message that cannot be is
     counted in `unreadable` and the replay goes on."""
-    result = Replay(tallies={r.name: RuleTally(r.name) for r in rules.rules})
+    result = Replay(tallies={r.name: RuleTally(r.name, shadow=r.shadow) for r in rules.rules})
     started = time.monotonic()
     total, files = messages_in(source)
     if progress:
@@ -77,7 +79,8 @@ def replay(rules: RuleSet, source: Path, progress: Progress | None = None) -> Re
             continue
         try:
             message.envelope = rebuild_envelope(message).envelope
-            for rule in evaluate(rules, message).rules:
+            verdict = evaluate(rules, message)
+            for rule in [*verdict.rules, *verdict.shadow]:
                 tally = result.tallies[rule.name]
                 tally.matched += 1
                 if len(tally.examples) < EXAMPLES:
@@ -184,15 +187,19 @@ class Progress:
         self.stream.flush()
 
 
+def _shown(tally: RuleTally) -> str:
+    return f"{tally.rule} (shadow)" if tally.shadow else tally.rule
+
+
 def as_table(result: Replay) -> str:
-    width = max([len(t.rule) for t in result.tallies.values()] + [4])
+    width = max([len(_shown(t)) for t in result.tallies.values()] + [4])
     lines = [f"{counted(result.messages, 'message')} in {result.seconds:.1f} s"
              f" ({result.messages / max(result.seconds, 1e-9):,.0f}/s)"
              + (f", {result.unreadable} unreadable" if result.unreadable else ""),
              "", f"{'rule':<{width}}  {'matched':>8}  examples"]
     for tally in result.tallies.values():
         examples = " | ".join(clean(e)[:60] for e in tally.examples)
-        lines.append(f"{tally.rule:<{width}}  {tally.matched:>8,}  {examples}")
+        lines.append(f"{_shown(tally):<{width}}  {tally.matched:>8,}  {examples}")
     return "\n".join(lines)
 
 
@@ -200,8 +207,8 @@ def as_json(result: Replay) -> str:
     return json.dumps({
         "messages": result.messages, "unreadable": result.unreadable,
         "seconds": round(result.seconds, 3),
-        "rules": [{"rule": t.rule, "matched": t.matched, "examples": t.examples}
-                  for t in result.tallies.values()],
+        "rules": [{"rule": t.rule, "shadow": t.shadow, "matched": t.matched,
+                   "examples": t.examples} for t in result.tallies.values()],
     })
 
 

@@ -37,6 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-h", "--header-log", dest="header_log", metavar="HEADER_LOG",
                         help=f"where log-headers writes by default ({defaults.HEADER_LOG}); "
                         "with no rules files, log every header block there")
+    parser.add_argument("--shadow-log", default=defaults.SHADOW_LOG, metavar="FILE",
+                        help="where shadow rules record what they would have done, one "
+                        f"JSON object per message they match ({defaults.SHADOW_LOG})")
+    parser.add_argument("--shadow-log-privacy", default="", metavar="OPTIONS",
+                        help="privacy options of the shadow log's records, as after `with` "
+                        "in a rule: \"addresses hash, subject drop\" (none by default)")
     parser.add_argument("-P", "--pipe-command", dest="pipe_command", metavar="COMMAND",
                         help="pipe every message to COMMAND (a rule placed first)")
     parser.add_argument("-u", "--user", dest="user", metavar="USER",
@@ -90,6 +96,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="SECONDS", help="give up a rule's regex search of one value "
                         "after this long, and count the rule as not matched; a message's "
                         f"searches get ten times this in all (default: {DEFAULT_TIMEOUT:g})")
+    parser.add_argument("--metrics-listen", metavar="ADDR:PORT",
+                        help="serve Prometheus metrics at http://ADDR:PORT/metrics, e.g. "
+                        "127.0.0.1:9154 (default: none); a loopback address unless "
+                        "--metrics-scope network")
+    parser.add_argument("--metrics-scope", choices=("loopback", "network"), default="loopback",
+                        help="loopback (the default): --metrics-listen takes only a loopback "
+                        "address; network: any address, for a Prometheus on another host "
+                        "(the metrics have no password: firewall the port)")
     parser.add_argument("--root", default="", metavar="DIR",
                         help="write every log and Maildir under DIR (for trying rules "
                         "without touching the real paths)")
@@ -140,6 +154,7 @@ def _id(name: str | None, database: str) -> int | None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from mailspy.daemon.metrics import ListenError, parse_listen
     from mailspy.daemon.service import Options, SocketAccess, run
 
     try:
@@ -153,9 +168,17 @@ def main(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"mailspy: error: --socket-owner/--socket-group: {exc}", file=sys.stderr)
         return 1
+    try:
+        metrics = parse_listen(args.metrics_listen, args.metrics_scope) \
+            if args.metrics_listen else None
+    except ListenError as exc:
+        print(f"mailspy: error: --metrics-listen {exc}", file=sys.stderr)
+        return 1
     targets = Defaults(
         summary_log=args.summary_log,
         header_log=args.header_log or defaults.HEADER_LOG,
+        shadow_log=args.shadow_log,
+        shadow_privacy=args.shadow_log_privacy,
         root=args.root,
         regex_timeout=args.regex_timeout,
     )
@@ -172,4 +195,4 @@ def main(args: argparse.Namespace) -> int:
                        max_connections=args.max_connections,
                        on_spool_failure=args.on_spool_failure,
                        runtime_dir=args.runtime_dir, pidfile=args.pidfile,
-                       socket_access=access))
+                       socket_access=access, metrics_listen=metrics))

@@ -1,4 +1,7 @@
-"""`mailspy test-rules`: a dry run of the rules over one saved message."""
+"""`mailspy test-rules`: a dry run of the rules over one saved message.
+
+Shadow rules are shown apart from the rules: what they would have run is
+not among the actions that would run."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import sys
 from typing import Any
 
 from mailspy.actions.clean import clean
+from mailspy.actions.shadow import shadow_entry
 from mailspy.commands.check_rules import rules_for_dry_run
 from mailspy.evaluate import Verdict, evaluate
 from mailspy.message.model import Message
@@ -38,7 +42,9 @@ def main(directory: str | None, files: list[str], message_file: str,
               file=sys.stderr)
     message.envelope = rebuilt.envelope
     verdict = evaluate(result.rules, message)
-    print(json.dumps(as_dict(verdict, message)) if as_json else as_text(verdict, message))
+    shadows = any(r.shadow for r in result.rules.rules)
+    print(json.dumps(as_dict(verdict, message, shadows)) if as_json
+          else as_text(verdict, message))
     return EXIT_OK
 
 
@@ -48,23 +54,27 @@ _SOURCES = {"Return-Path:": "the Return-Path: header", "From:": "the From: heade
             "To: and Cc:": "the To: and Cc: headers"}
 
 
-def as_dict(verdict: Verdict, message: Message) -> dict[str, Any]:
+def as_dict(verdict: Verdict, message: Message, shadows: bool = False) -> dict[str, Any]:
+    """`shadow` is there when the rules have shadow rules (`shadows`)."""
     actions = []
     for action in verdict.actions:
         entry = {"action": action.name, "target": action.target}
         entry.update(dict(action.options))
         actions.append(entry)
-    return {
+    found: dict[str, Any] = {
         "rules": [r.name for r in verdict.rules],
         "actions": actions,
         "stopped_by": verdict.stopped_by.name if verdict.stopped_by else None,
-        "message": {
-            "sender": message.envelope.sender,
-            "recipients": message.envelope.recipients,
-            "subject": message.subject,
-            "attachments": [a.name for a in message.attachments],
-        },
     }
+    if shadows:
+        found["shadow"] = [shadow_entry(rule) for rule in verdict.shadow]
+    found["message"] = {
+        "sender": message.envelope.sender,
+        "recipients": message.envelope.recipients,
+        "subject": message.subject,
+        "attachments": [a.name for a in message.attachments],
+    }
+    return found
 
 
 def as_text(verdict: Verdict, message: Message) -> str:
@@ -86,4 +96,13 @@ def as_text(verdict: Verdict, message: Message) -> str:
     stopped = verdict.stopped_by
     lines.append(f"stopped by: {stopped.name} ({stopped.position})" if stopped
                  else "stopped by: none (every rule was evaluated)")
+    if verdict.shadow:
+        lines += ["", f"shadow rules matched: {len(verdict.shadow)} (none of their actions "
+                  "runs; the daemon writes them to its shadow log)"]
+        for rule in verdict.shadow:
+            lines.append(f"  {rule.name}  {rule.position}")
+            width = max((len(a.name) for a in rule.actions), default=0)
+            lines += [f"    would run:  {a.name:<{width}}  {a.target}" for a in rule.actions]
+            if rule.stops:
+                lines.append("    would stop: the rules after it would not be evaluated")
     return "\n".join(lines)

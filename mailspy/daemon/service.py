@@ -30,10 +30,12 @@ from typing import Any
 
 from mailspy import defaults, privileges, safefs, version
 from mailspy.actions.action import LOG, PATH
+from mailspy.actions.logfile import LogFile
 from mailspy.actions.registry import ACTIONS
 from mailspy.actions.sinks import Sinks
 from mailspy.daemon import signals
 from mailspy.daemon.control import ControlServer
+from mailspy.daemon.metrics import MetricsServer, RuleLoads
 from mailspy.daemon.notify import notify
 from mailspy.daemon.socketspec import SocketSpec
 from mailspy.diagnostics import Diagnostic, counted
@@ -80,6 +82,7 @@ class Options:
     runtime_dir: str = defaults.RUNTIME_DIR
     pidfile: str | None = None
     socket_access: SocketAccess = field(default_factory=SocketAccess)
+    metrics_listen: tuple[str, int] | None = None  # where Prometheus scrapes, when set
 
 
 UMASK = 0o077
@@ -109,6 +112,8 @@ class Daemon:
         self.control: ControlServer | None = None
         self.started = time.time()
         self.loaded_at = time.time()
+        self.loads = RuleLoads()
+        self.metrics: MetricsServer | None = None
         self._reload_lock = threading.Lock()
         self._stopped = threading.Event()
 
@@ -122,6 +127,7 @@ class Daemon:
             self.options = replace(self.options, rules=rules_config)
         with _collector_paused(start=True):
             rules = self._load_rules()  # before anything else: broken rules stop us here
+        self.loads.running()
         os.umask(UMASK)
         MailspyMilter.connections = Connections(self._connection_limit())
         MailspyMilter.unanswered = (UNANSWERED_UNIX if self.options.socket.family == "unix"
@@ -132,6 +138,7 @@ class Daemon:
         self._make_runtime_dir(account)
         self._open_socket(account)
         try:
+            self._open_metrics()
             self._write_pidfile()
             if account is not None:
                 try:
@@ -157,6 +164,8 @@ class Daemon:
                                  on_spool_failure=self.options.on_spool_failure)
         MailspyMilter.recorder = self.recorder
         deliverer.start()
+        if self.metrics is not None:
+            self.metrics.start()
         if waiting := len(spool.ids()):
             log.info("resuming %d spooled messages from %s", waiting, spool.root)
         signals.start({
@@ -179,6 +188,8 @@ class Daemon:
             log.info("stopping: finishing the copies in hand")
             if self.control is not None:
                 self.control.stop()
+            if self.metrics is not None:
+                self.metrics.stop()
             if self.recorder is not None:
                 self.recorder.close(wait=True)
             self.sinks.close_all()
@@ -195,6 +206,7 @@ class Daemon:
     def _load_rules(self, found: list[Diagnostic] | None = None) -> RuleSet:
         """The rules to run; StartError when they may not run. Every diagnostic is
         logged and, when `found` is given, kept there too."""
+        began = time.perf_counter()
         result = load_running_rules(self.options.rules)
         for diagnostic in result.diagnostics:
             log.log(logging.ERROR if diagnostic.is_error else logging.WARNING, "%s", diagnostic)
@@ -212,6 +224,7 @@ class Daemon:
         except PatternError as exc:
             raise StartError(f"mailspy's regex engine cannot build a regex the checks "
                              f"passed: {exc.message}") from exc
+        self.loads.took = time.perf_counter() - began
         return result.rules
 
     def reload(self) -> dict[str, Any]:
@@ -236,9 +249,10 @@ class Daemon:
                 message = f"reload refused, the running rules stay in place: {exc}"
                 log.error("%s", message)
                 notify(READY=1)
+                self.loads.refused()
                 return _verdict(False, message, found)
             assert self.recorder is not None
-            self.recorder.use(rules)
+            self.loads.swap(self.recorder, rules)
             self.loaded_at = time.time()
             message = f"reloaded: {_describe(rules)}"
             log.info("%s", message)
@@ -254,7 +268,9 @@ class Daemon:
             "uptime": time.time() - self.started,
             "socket": self.options.socket.libmilter_form,
             "rules": {"count": len(recorder.rules), "files": list(recorder.rules.files),
-                      "loaded_at": self.loaded_at, "hits": dict(recorder.hits)},
+                      "loaded_at": self.loaded_at, "hits": dict(recorder.hits),
+                      "shadow_hits": dict(recorder.shadow_hits),
+                      "shadow_log": recorder.rules.shadow_log},
             "messages": recorder.counters.messages,
             "end_of_message": MailspyMilter.answer_times.percentiles(),
             "connections": {"open": connections.count, "refused": connections.refused},
@@ -300,16 +316,23 @@ class Daemon:
         log.info("log files reopened")
 
     def _open_logs(self, rules: RuleSet) -> None:
-        """Open every log now, as the user mailspy runs as, to fail early."""
+        """Open every log now, as the user mailspy runs as, to fail early: the shadow
+        log when there are shadow rules, but none of the logs they name."""
         for rule in rules.rules:
             for action in rule.actions:
                 spec = ACTIONS[action.name]
-                if spec.kind == LOG and spec.open is not None:
+                if spec.kind == LOG and spec.open is not None and not rule.shadow:
                     try:
                         self.sinks.get(action.target, spec.open)
                     except OSError as exc:
                         raise StartError(f"{rule.position}: cannot open log {action.target} "
                                          f"for rule '{rule.name}': {_why(exc)}") from exc
+        if rules.shadow_log is not None:
+            try:
+                self.sinks.get(rules.shadow_log, LogFile)
+            except OSError as exc:
+                raise StartError(f"cannot open the shadow log {rules.shadow_log} "
+                                 f"(--shadow-log): {_why(exc)}") from exc
 
     def _make_log_dirs(self, rules: RuleSet, account: privileges.Account | None) -> None:
         """Directories mailspy may make, owned by the user it runs as: every target's
@@ -318,7 +341,9 @@ class Daemon:
         when the log is opened."""
         owner = (account.uid, account.gid) if account else None
         targets = {os.path.dirname(a.target) for r in rules.rules for a in r.actions
-                   if ACTIONS[a.name].target == PATH}
+                   if ACTIONS[a.name].target == PATH and not r.shadow}
+        if rules.shadow_log is not None:
+            targets.add(os.path.dirname(rules.shadow_log))
         if not self.options.rules.defaults.root:
             targets &= {defaults.LOG_DIR}
         for directory in sorted(targets):
@@ -362,6 +387,18 @@ class Daemon:
         return spool
 
     # -- socket --------------------------------------------------------------
+
+    def _open_metrics(self) -> None:
+        """Bind the metrics port now, beside the milter socket: a port that is taken
+        stops the start; it is served once the daemon runs."""
+        if self.options.metrics_listen is None:
+            return
+        host, port = self.options.metrics_listen
+        try:
+            self.metrics = MetricsServer((host, port), self)
+        except OSError as exc:
+            raise StartError(f"cannot serve metrics on {host}:{port}: {_why(exc)}; give "
+                             "another --metrics-listen") from exc
 
     def _make_runtime_dir(self, account: privileges.Account | None) -> None:
         """Where the control socket lives: the user's (systemd's RuntimeDirectory=)."""

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import BinaryIO, ClassVar, TypeVar, cast
 
 import Milter
+import milter
 
 from mailspy.dispatch import Recorder
 from mailspy.message.model import Envelope, Message
@@ -31,7 +32,8 @@ log = logging.getLogger("mailspy")
 CONTINUE: int = Milter.CONTINUE
 ACCEPT: int = Milter.ACCEPT
 TEMPFAIL: int = Milter.TEMPFAIL
-NOREPLY: int = Milter.NOREPLY
+# libmilter's own value: pymilter's test harness (Milter.test) rebinds Milter.NOREPLY
+NOREPLY: int = milter.NOREPLY
 Callback = TypeVar("Callback", bound=Callable[..., int])
 noreply: Callable[[Callback], Callback] = Milter.noreply
 

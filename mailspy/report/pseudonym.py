@@ -18,11 +18,13 @@ import os
 import stat
 from dataclasses import replace
 
+from mailspy import safefs
 from mailspy.report.records import Record
 
 __all__ = ["KeyFileError", "Pseudonymizer", "read_key"]
 
 MIN_KEY_BYTES = 16
+MAX_KEY_BYTES = 4096
 KEY_COMMAND = "head -c 32 /dev/urandom > KEYFILE && chmod 600 KEYFILE"
 
 
@@ -32,10 +34,9 @@ class KeyFileError(ValueError):
 
 def read_key(path: str) -> tuple[bytes, str | None]:
     """The key, and a warning when others than the owner may read it."""
-    try:
-        with open(path, "rb") as handle:
-            key = handle.read(4096)
-            mode = os.fstat(handle.fileno()).st_mode
+    try:  # a regular file, never a FIFO that would hang the report or a device
+        key = safefs.read_regular(path, MAX_KEY_BYTES)
+        mode = os.stat(path).st_mode
     except OSError as exc:
         raise KeyFileError(f"--pseudonymize {path}: {exc.strerror or exc}; make a key "
                         f"with: {KEY_COMMAND.replace('KEYFILE', path)}") from exc

@@ -6,7 +6,7 @@ Every node keeps its `Position` so that a problem found at any later stage
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mailspy.diagnostics import Position
 
@@ -63,7 +63,16 @@ class Action:
     name: str
     target: str | None  # path or command; None means "the default"
     position: Position
-    options: tuple[tuple[str, str], ...] = ()  # ("format", "json")
+    options: tuple[tuple[str, str], ...] = ()  # ("format", "json"); a list joined by ","
+    # where each option is written, in the same order as `options`
+    option_positions: tuple[Position, ...] = field(default=(), compare=False)
+
+    def option_position(self, name: str) -> Position:
+        """Where the option is written; the action's position when it is not."""
+        for (written, _), where in zip(self.options, self.option_positions, strict=False):
+            if written == name:
+                return where
+        return self.position
 
 
 @dataclass(frozen=True)
@@ -73,6 +82,7 @@ class Rule:
     condition: Condition | None  # None: matches every message
     actions: tuple[Action, ...]  # `stop` excluded; see `stops`
     stops: bool = False
+    shadow: bool = False  # `shadow rule`: evaluated, its actions recorded, none run
 
     @property
     def unconditional(self) -> bool:

@@ -14,9 +14,11 @@ import shutil
 from collections.abc import Iterable
 
 from mailspy import safefs
+from mailspy.actions import privacy
 from mailspy.actions.action import COMMAND, LOG, PATH
+from mailspy.actions.logfile import log_problem
 from mailspy.actions.registry import ACTIONS
-from mailspy.diagnostics import Diagnostic, error, warning
+from mailspy.diagnostics import Diagnostic, Position, error, warning
 from mailspy.rules.ast import Rule
 from mailspy.rules.compile import RuleSet
 
@@ -42,7 +44,8 @@ def _duplicates(rules: list[Rule]) -> list[Diagnostic]:
 
 
 def _unreachable(rules: list[Rule]) -> list[Diagnostic]:
-    stopper = next((r for r in rules if r.stops and r.unconditional), None)
+    """A shadow rule's `stop` stops nothing."""
+    stopper = next((r for r in rules if r.stops and r.unconditional and not r.shadow), None)
     if stopper is None:
         return []
     later = rules[rules.index(stopper) + 1:]
@@ -68,23 +71,50 @@ def target_problems(rules: RuleSet) -> list[Diagnostic]:
     parent is missing (a warning: its copies wait in the spool and are retried, so
     a disk that is away for a while does not stop mail). The daemon checks this
     after dropping privileges, at start and on every reload; `check-rules` checks
-    it as the daemon's user. Each target is probed once."""
+    it as the daemon's user. Each target is probed once. A shadow rule writes
+    nothing, so what it could not use is a warning, for the day it is made a
+    rule; the shadow log, which it does write, is probed like a log. A key file
+    of the privacy options must be readable."""
     found: list[Diagnostic] = []
     seen: set[tuple[str, str]] = set()
     for rule in rules.rules:
         for action in rule.actions:
+            where = action.position or rule.position
+            found += _key_problems(action.options, where, seen)
             spec = ACTIONS.get(action.name)
             if spec is None or spec.probe is None or (action.name, action.target) in seen:
                 continue
-            seen.add((action.name, action.target))
-            if problem := spec.probe(action.target):
-                where = action.position or rule.position
-                if spec.kind == LOG:
-                    found.append(error(where, problem))
-                else:
-                    found.append(warning(where, f"{problem} (until then its copies wait in "
-                                                "the spool)"))
+            if not rule.shadow:
+                seen.add((action.name, action.target))
+            if not (problem := spec.probe(action.target)):
+                continue
+            if rule.shadow:
+                found.append(warning(where, f"{problem} (rule '{rule.name}' is a shadow rule, "
+                                            "which writes nothing there until made a rule)"))
+            elif spec.kind == LOG:
+                found.append(error(where, problem))
+            else:
+                found.append(warning(where, f"{problem} (until then its copies wait in "
+                                            "the spool)"))
+    first_shadow = next((r for r in rules.rules if r.shadow), None)
+    if rules.shadow_log is not None and first_shadow is not None \
+            and (problem := log_problem(rules.shadow_log)):
+        found.append(error(first_shadow.position, f"the shadow log of rule "
+                           f"'{first_shadow.name}' (--shadow-log): {problem}"))
     return found
+
+
+def _key_problems(options: tuple[tuple[str, str], ...], where: Position,
+                  seen: set[tuple[str, str]]) -> list[Diagnostic]:
+    path = privacy.key_path(dict(options))
+    if path is None or ("key", path) in seen:
+        return []
+    seen.add(("key", path))
+    try:
+        privacy.read_key(path)
+    except privacy.KeyFileError as exc:
+        return [error(where, str(exc))]
+    return []
 
 
 def _unsafe_paths(rules: list[Rule], root: str,

@@ -12,12 +12,13 @@ import ipaddress
 import operator
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
 
 from mailspy import defaults, safefs
+from mailspy.actions import privacy
 from mailspy.actions.action import PATH
 from mailspy.actions.registry import ACTIONS
 from mailspy.diagnostics import Diagnostic, Position, error, warning
@@ -36,6 +37,7 @@ from mailspy.rules.index import (
     glob_shape,
     substring_anchor,
 )
+from mailspy.rules.parse import parse_options
 from mailspy.rules.regexes import (
     DEFAULT_LIMITS,
     DEFAULT_TIMEOUT,
@@ -91,6 +93,8 @@ class Defaults:
 
     summary_log: str = defaults.SUMMARY_LOG
     header_log: str = defaults.HEADER_LOG
+    shadow_log: str = defaults.SHADOW_LOG  # `mailspy run --shadow-log`: what shadow rules hit
+    shadow_privacy: str = ""  # `--shadow-log-privacy`: its records' privacy options
     root: str = ""  # `mailspy run --root DIR`: every path target is written under DIR
     regex_timeout: float = DEFAULT_TIMEOUT  # `mailspy run --regex-timeout SECONDS`
 
@@ -121,6 +125,7 @@ class CompiledRule:
     stops: bool
     anchors: Anchors = None
     fields: frozenset[str] = frozenset()  # the field names its condition reads
+    shadow: bool = False  # its hits are recorded in the shadow log; its actions never run
 
 
 @dataclass(frozen=True)
@@ -128,6 +133,10 @@ class RuleSet:
     rules: tuple[CompiledRule, ...]
     files: tuple[str, ...] = ()
     regex_limits: RegexLimits = DEFAULT_LIMITS
+    shadow_log: str | None = None  # where shadow hits are written; None: no shadow rule
+    shadow_options: tuple[tuple[str, str], ...] = ()  # the privacy options of its records
+    # the key of each key file the privacy options name, read when the rules were loaded
+    keys: Mapping[str, bytes] = field(default_factory=dict, compare=False, repr=False)
     patterns: tuple[RulePattern, ...] = ()  # the rules' regexes, for prepare()
 
     def __len__(self) -> int:
@@ -136,11 +145,14 @@ class RuleSet:
     @cached_property
     def unused_steps(self) -> frozenset[str]:
         """SMTP steps no rule and no action needs, which the MTA need not send:
-        the client's connection and HELO feed only some fields and records."""
+        the client's connection and HELO feed only some fields and records (the
+        shadow log's among them)."""
         needed = frozenset().union(*(FIELDS[f].steps for r in self.rules for f in r.fields
                                      if f in FIELDS),
                                    *(ACTIONS[a.name].steps(dict(a.options))
                                      for r in self.rules for a in r.actions if a.name in ACTIONS))
+        if self.shadow_log is not None:
+            needed |= {"connect", "helo"}
         return frozenset({"connect", "helo"} - needed)
 
     def prepare(self) -> None:
@@ -163,8 +175,20 @@ def compile_rules(
     compiler = _Compiler()
     compiled = tuple(compiler.rule(r, defaults) for r in rules)
     limits = RegexLimits(defaults.regex_timeout)
-    return RuleSet(compiled, tuple(files), limits, tuple(compiler.patterns)), \
-        compiler.diagnostics
+    shadow_log = plan_path(defaults.shadow_log, defaults) \
+        if any(r.shadow for r in compiled) else None
+    shadow_options = compiler.shadow_options(defaults.shadow_privacy)
+    return (RuleSet(compiled, tuple(files), limits, shadow_log, shadow_options, compiler.keys,
+                    tuple(compiler.patterns)),
+            compiler.diagnostics)
+
+
+def plan_path(path: str, defaults: Defaults) -> str:
+    """One spelling per file, so `/var/log//x` and `/var/log/x` are one target; under
+    `--root`, the path below it (normpath of an absolute path never climbs above "/",
+    so no `..` leaves the root)."""
+    path = os.path.normpath("/" + path.lstrip("/"))
+    return defaults.root.rstrip("/") + path if defaults.root else path
 
 
 def plan_action(action: Action, defaults: Defaults) -> PlannedAction:
@@ -177,11 +201,7 @@ def plan_action(action: Action, defaults: Defaults) -> PlannedAction:
     if target is None:
         target = getattr(defaults, spec.default) if spec.default else ""
     if spec.target == PATH:
-        # one spelling per file, so `/var/log//x` and `/var/log/x` run once; normpath of
-        # an absolute path never climbs above "/", so no `..` leaves the root
-        target = os.path.normpath("/" + target.lstrip("/"))
-        if defaults.root:
-            target = defaults.root.rstrip("/") + target
+        target = plan_path(target, defaults)
     options = tuple((name, value) for name, value in action.options
                     if (option := spec.option(name)) is None or value != option.default)
     return PlannedAction(action.name, target, options, action.position)
@@ -197,6 +217,8 @@ class _Compiler:
         self._lists: dict[str, tuple[str, ...]] = {}
         self._fields: set[str] = set()
         self.patterns: list[RulePattern] = []
+        self.keys: dict[str, bytes] = {}
+        self._bad_keys: set[str] = set()
 
     def rule(self, rule: Rule, defaults: Defaults) -> CompiledRule:
         self._fields = set()
@@ -204,9 +226,41 @@ class _Compiler:
             matcher, anchors = None, None
         else:
             matcher, anchors = self.condition(rule.condition)
+        for action in rule.actions:
+            self._read_key(action)
         actions = tuple(plan_action(a, defaults) for a in rule.actions)
         return CompiledRule(rule.name, rule.position, matcher, actions, rule.stops, anchors,
-                            frozenset(self._fields))
+                            frozenset(self._fields), rule.shadow)
+
+    def shadow_options(self, text: str) -> tuple[tuple[str, str], ...]:
+        """`--shadow-log-privacy`: the privacy options of the shadow log's JSON records,
+        written as after `with` in a rule, checked as a rule's are."""
+        action, found = parse_options(text, "log-summary", "--shadow-log-privacy")
+        self.diagnostics += found
+        if action is None:
+            return ()
+        if "format" in dict(action.options):
+            self.diagnostics.append(error(action.option_position("format"), (
+                "the shadow log is always JSON: give only privacy options")))
+            return ()
+        self._read_key(action)
+        return action.options
+
+    def _read_key(self, action: Action) -> None:
+        """The key file of an action's privacy options, read once per load (so SIGHUP
+        re-reads it) and checked like a list file."""
+        path = privacy.key_path(dict(action.options))
+        if path is None or path in self.keys or path in self._bad_keys:
+            return
+        where = action.option_position("key")
+        try:
+            self.keys[path] = privacy.read_key(path)
+        except privacy.KeyFileError as exc:
+            self._bad_keys.add(path)
+            self.diagnostics.append(error(where, str(exc)))
+            return
+        if problem := privacy.key_warning(path):
+            self.diagnostics.append(warning(where, problem))
 
     def condition(self, node: Condition) -> tuple[Matcher, Anchors]:
         """The matcher, and the anchors of which one must pass for it to match."""

@@ -9,7 +9,9 @@ broken rule in a file, not only the first.
 
 from __future__ import annotations
 
+import difflib
 import re
+from dataclasses import replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -24,7 +26,7 @@ from lark.exceptions import (
 )
 
 from mailspy.diagnostics import Diagnostic, Position, error
-from mailspy.rules.ast import Rule
+from mailspy.rules.ast import Action, Rule
 from mailspy.rules.transform import Collector, RulesTransformer, collecting
 
 
@@ -53,6 +55,30 @@ def parse_rules(text: str, file: str) -> tuple[list[Rule], list[Diagnostic]]:
     with collecting(file) as found:
         rules, syntax = parse_text(text, file, found)
         return rules, syntax + found.diagnostics
+
+
+def parse_options(text: str, action: str,
+                  where: str) -> tuple[Action | None, list[Diagnostic]]:
+    """Options written outside a rules file (`--shadow-log-privacy "subject drop"`), as
+    they would follow `with` after the action: checked by the same grammar and
+    transformer, problems placed at their column in `where` (an option's name)."""
+    if not text.strip():
+        return Action(action, None, Position(where, 1, 1)), []
+    if any(c in text for c in "{}\n#"):
+        return None, [error(Position(where, 1, 1), "write options only, separated by commas: "
+                            "NAME VALUE, NAME VALUE (e.g. addresses hash, subject drop)")]
+    head = f'rule "-" {{ {action} with '
+
+    def moved(position: Position) -> Position:
+        return replace(position, column=max(1, position.column - len(head)))
+
+    rules, found = parse_rules(head + text + " }", where)
+    if found or len(rules) != 1 or len(rules[0].actions) != 1:
+        return None, [replace(d, position=moved(d.position)) for d in found] or [
+            error(Position(where, 1, 1), "write options only")]
+    parsed = rules[0].actions[0]
+    return replace(parsed, position=Position(where, 1, 1),
+                   option_positions=tuple(moved(p) for p in parsed.option_positions)), []
 
 
 # Typical mistakes, recognised by the parser state they leave behind.
@@ -120,6 +146,38 @@ _EXAMPLES: dict[str, list[str]] = {
         'rule "a" { log-summary',
         'rule "a" { log-summary rule',
         'rule "a" { when sender is "x"',
+        'rule "a" { log-summary shadow rule',
+        'rule "a" { when sender is "x" shadow rule',
+    ],
+    # after the others: a state they share keeps its label for other tokens
+    "'shadow' comes before 'rule': shadow rule \"NAME\" {": [
+        'rule shadow "a" { log-summary }',
+        'rule "a" shadow { log-summary }',
+        'rule "a" { shadow log-summary }',
+    ],
+    "'shadow' is followed by 'rule': shadow rule \"NAME\" {": [
+        'shadow "a" { log-summary }',
+        "shadow {",
+        "shadow log-summary",
+        "shadow",
+    ],
+    "an option follows 'with': with NAME VALUE, NAME VALUE (e.g. with subject drop)": [
+        'rule "a" { log-summary with }',
+        'rule "a" { log-summary with "x" }',
+        'rule "a" { log-summary with a b, }',
+        'rule "a" { log-summary with a b,, }',
+        'rule "a" { log-summary with [ }',
+    ],
+    "an option needs a value: a word, a quoted string or a list (e.g. subject drop, "
+    'key "/path", keep-headers ["From"])': [
+        'rule "a" { log-summary with a }',
+        'rule "a" { log-summary with a, b c }',
+        'rule "a" { log-summary with a ( }',
+    ],
+    "options follow 'with', separated by commas: log-headers with keep-headers "
+    '["From", "Date"]': [
+        'rule "a" { log-headers keep-headers ["x"] }',
+        'rule "a" { log-summary with a ["x"] b ["y"] }',
     ],
 }
 
@@ -142,7 +200,7 @@ _TERMINAL_NAMES = {
     "$END": "end of file",
 }
 
-_RULE_HEAD = re.compile(r"^[ \t]*(rule)\b", re.MULTILINE)
+_RULE_HEAD = re.compile(r"^[ \t]*((?:shadow[ \t]+)?rule)\b", re.MULTILINE)
 
 
 def parse_text(text: str, file: str,
@@ -221,7 +279,20 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
     labels = _example_labels()
     label = labels.get((exc.state.position, token.type)) or labels.get(exc.state.position)
     label = label or "expected " + _describe_expected(exc)
-    return error(where, f"{label}; found {found}")
+    return error(where, f"{label}; found {found}{_keyword_hint(exc, token)}")
+
+
+def _keyword_hint(exc: UnexpectedInput, token: Token) -> str:
+    """`; did you mean 'shadow'?` for a misspelt keyword where a keyword may stand."""
+    if token.type != "NAME":
+        return ""
+    names = getattr(exc, "accepts", None) or getattr(exc, "expected", None) or set()
+    terminals = {t.name: t for t in parser().terminals}
+    keywords = [terminals[n].pattern.value for n in names
+                if n in terminals and terminals[n].pattern.type == "str"
+                and terminals[n].pattern.value.isalpha()]
+    close = difflib.get_close_matches(token.value.lower(), keywords, n=1, cutoff=0.75)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 @cache

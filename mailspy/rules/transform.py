@@ -14,6 +14,7 @@ to that parse's own `Collector` (`collecting`), never to shared state.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import ipaddress
 import re
 from collections.abc import Callable, Iterator
@@ -23,7 +24,7 @@ from typing import Any
 
 from lark import Token, Transformer, v_args
 
-from mailspy.actions.action import PATH
+from mailspy.actions.action import NAMES, PATH, TEXT, WORD, ActionType, Option
 from mailspy.actions.registry import ACTIONS
 from mailspy.diagnostics import Diagnostic, Position, error, suggest, warning
 from mailspy.fields import ADDRESS, FIELDS, SIZE
@@ -56,6 +57,17 @@ def network_problem(text: str) -> str | None:
 def unquote(token: Token) -> str:
     r"""`"a \"b\" c:\\x"` -> `a "b" c:\x`; any other backslash stays as written."""
     return re.sub(r"\\([\"\\])", r"\1", token.value[1:-1])
+
+
+@dataclass(frozen=True)
+class WrittenOption:
+    """An option as written: its name, its value (a list as a tuple) and what kind of
+    value that is (WORD, TEXT or NAMES), with the tokens to point at."""
+
+    name: Token
+    value: str | tuple[str, ...]
+    kind: str
+    tokens: tuple[Token, ...]  # the value's: one, or one per name of a list
 
 
 @dataclass
@@ -97,17 +109,44 @@ class RulesTransformer(Transformer[Token, Any]):
         return rules
 
     def rule(self, children: list[Any]) -> Rule:
-        keyword, name_token, *body = children
+        shadow = children[0].type == "SHADOW"
+        _, name_token, *body = children[1:] if shadow else children
+        position = self._at(children[0])
         condition = body.pop(0) if body and not isinstance(body[0], Action) else None
-        position = self._at(keyword)
         name = unquote(name_token)
         if not name.strip():
             self._error(self._at(name_token), "a rule needs a name: rule \"NAME\" {")
         if not body:
             self._error(position, f"rule '{name}' has no action; add one, e.g. log-summary")
+        self._unknown_actions(body)
         actions = tuple(a for a in body if a.name != "stop")
         stops = any(a.name == "stop" for a in body)
-        return Rule(name, position, condition, actions, stops)
+        return Rule(name, position, condition, actions, stops, shadow)
+
+    def _unknown_actions(self, body: list[Action]) -> None:
+        """An unknown action is often an option written without `with` (`log-summary
+        subject drop`): said so, and its value, read as one more action, is not
+        reported again."""
+        owner: ActionType | None = None  # the last known action
+        value_follows = False
+        for action in body:
+            spec = ACTIONS.get(action.name)
+            if spec is not None:
+                owner, value_follows = spec, False
+                continue
+            if value_follows and action.target is None:
+                value_follows = False  # the value of the option before: reported with it
+                continue
+            option = owner.option(action.name) if owner is not None else None
+            if owner is not None and option is not None:
+                self._error(action.position, (
+                    f"'{action.name}' is an option of '{owner.name}', not an action: "
+                    f"write options after 'with', separated by commas: {owner.name} "
+                    f"with {action.name} {_example(option)}"))
+                value_follows = action.target is None
+            else:
+                self._error(action.position, suggest(action.name, ACTIONS, "action"))
+                value_follows = False
 
     @v_args(inline=True)
     def condition(self, expr: Condition) -> Condition:
@@ -233,19 +272,94 @@ class RulesTransformer(Transformer[Token, Any]):
 
     def action(self, children: list[Any]) -> Action:
         name_token, *rest = children
-        target_token = next((c.children[0] for c in rest if c.data == "action_target"), None)
+        target_token = next((c.children[0] for c in rest
+                             if not isinstance(c, list | WrittenOption)), None)
         target = unquote(target_token) if target_token is not None else None
-        options = tuple((c.children[0].value, c.children[1].value)
-                        for c in rest if c.data == "action_option")
-        action = Action(name_token.value, target, self._at(name_token), options)
-        self._check_action(action, target_token)
+        written = [o for c in rest if isinstance(c, list | WrittenOption)
+                   for o in (c if isinstance(c, list) else [c])]
+        spec = ACTIONS.get(name_token.value)
+        options = self._options(name_token.value, spec, written)
+        action = Action(name_token.value, target, self._at(name_token),
+                        tuple((o.name.value, _joined(o.value)) for o in options),
+                        tuple(self._at(o.name) for o in options))
+        if spec is not None:  # an unknown action is reported by its rule
+            self._check_action(spec, action, target_token)
         return action
 
-    def _check_action(self, action: Action, target_token: Token | None) -> None:
-        spec = ACTIONS.get(action.name)
+    @v_args(inline=True)
+    def action_option(self, name: Token, value: Token) -> WrittenOption:
+        return WrittenOption(name, value.value, WORD, (value,))
+
+    def action_options(self, options: list[WrittenOption]) -> list[WrittenOption]:
+        return options
+
+    @v_args(inline=True)
+    def option(self, name: Token, value: Token | list[Token]) -> WrittenOption:
+        if isinstance(value, list):
+            return WrittenOption(name, tuple(unquote(t) for t in value), NAMES, tuple(value))
+        if value.type == "STRING":
+            return WrittenOption(name, unquote(value), TEXT, (value,))
+        return WrittenOption(name, value.value, WORD, (value,))
+
+    def option_list(self, strings: list[Token]) -> list[Token]:
+        return strings
+
+    def _options(self, action: str, spec: ActionType | None,
+                 written: list[WrittenOption]) -> list[WrittenOption]:
+        """The options that are valid for the action; every other one reported (those
+        of an unknown action are not: the action is)."""
+        valid: list[WrittenOption] = []
+        seen: dict[str, WrittenOption] = {}
         if spec is None:
-            self._error(action.position, suggest(action.name, ACTIONS, "action"))
-            return
+            return valid
+        for option in written:
+            name = option.name.value
+            declared = spec.option(name)
+            if declared is None:
+                names = [o.name for o in spec.options]
+                self._error(self._at(option.name), (
+                    suggest(name, names, "option") if names
+                    else f"'{action}' takes no options"))
+            elif name in seen:
+                self._error(self._at(option.name), f"option '{name}' is given twice; the "
+                            f"first is at {self._at(seen[name].name)}")
+            elif problem := self._option_problem(declared, option):
+                token, message = problem
+                self._error(self._at(token), message)
+            elif (other := next((o for o in declared.excludes if o in seen), None)):
+                self._error(self._at(option.name), f"'{name}' and '{other}' exclude each "
+                            f"other: give one of them")
+            else:
+                seen[name] = option
+                valid.append(_as_list(declared, option))
+        return valid
+
+    def _option_problem(self, option: Option,
+                        written: WrittenOption) -> tuple[Token, str] | None:
+        """What is wrong with the value, and the token to point at."""
+        name, value, first = option.name, written.value, written.tokens[0]
+        if option.kind == WORD:
+            if not isinstance(value, str) or written.kind != WORD:
+                return first, f"'{name}' takes one of the words {_listed(option.values)}, unquoted"
+            if value not in option.values:
+                close = difflib.get_close_matches(value, option.values, n=1, cutoff=0.5)
+                hint = f"did you mean '{close[0]}'?" if close else \
+                    f"'{name}' takes {_listed(option.values)}"
+                return first, f"unknown value '{value}' for '{name}'; {hint}"
+            return None
+        if written.kind == WORD:
+            return first, f"'{name}' takes {_example(option)}, in quotes"
+        if option.kind == TEXT and written.kind == NAMES:
+            return first, (f"'{name}' takes one quoted value, not a list: "
+                           f"{name} {_example(option)}")
+        values = value if isinstance(value, tuple) else (value,)
+        for one, token in zip(values, written.tokens, strict=True):
+            if option.check is not None and (problem := option.check(one)):
+                return token, problem
+        return None
+
+    def _check_action(self, spec: ActionType, action: Action,
+                      target_token: Token | None) -> None:
         if spec.target is None and target_token is not None:
             self._error(self._at(target_token), f"'{action.name}' takes no argument")
         elif spec.target_required and target_token is None:
@@ -254,13 +368,6 @@ class RulesTransformer(Transformer[Token, Any]):
         elif target_token is not None:
             self._check_target(spec.target, spec.check_target, action.target or "",
                                target_token)
-        for name, value in action.options:
-            option = spec.option(name)
-            if option is None:
-                self._error(action.position, f"'{action.name}' takes no '{name}' option")
-            elif value not in option.values:
-                self._error(action.position, f"unknown {name} '{value}'; "
-                            f"{name}s are {', '.join(option.values)}")
 
     def _check_target(self, kind: str | None, check: Callable[[str], str | None] | None,
                       target: str, token: Token) -> None:
@@ -270,3 +377,26 @@ class RulesTransformer(Transformer[Token, Any]):
                         "starting with '/'")
         elif check is not None and (problem := check(target)):
             self._error(where, problem)
+
+
+def _joined(value: str | tuple[str, ...]) -> str:
+    """Options are held as text: a list of names joined by commas."""
+    return ",".join(value) if isinstance(value, tuple) else value
+
+
+def _as_list(option: Option, written: WrittenOption) -> WrittenOption:
+    """A NAMES option written as one quoted name is a list of one."""
+    if option.kind == NAMES and isinstance(written.value, str):
+        return WrittenOption(written.name, (written.value,), NAMES, written.tokens)
+    return written
+
+
+def _example(option: Option) -> str:
+    if option.kind == WORD:
+        return option.values[1] if len(option.values) > 1 else option.default
+    return '["Name", ...]' if option.kind == NAMES else '"/path"'
+
+
+def _listed(words: list[str] | tuple[str, ...]) -> str:
+    words = list(words)
+    return ", ".join(words[:-1]) + f" or {words[-1]}" if len(words) > 1 else "".join(words)

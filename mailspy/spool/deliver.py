@@ -17,7 +17,7 @@ import heapq
 import logging
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -76,6 +76,8 @@ class Deliverer:
         self._fresh: set[str] = set()  # spooled by this daemon, no copy tried yet
         self._busy_wait: dict[str, float] = {}  # entries whose target was busy
         self._failures: dict[str, int] = {}  # attempts that broke down, per entry
+        # copies made per (action, outcome): ok, retried, dead_lettered (for the metrics)
+        self.outcomes: Counter[tuple[str, str]] = Counter()
         self._stopping = False
         self._targets: dict[tuple[str, str], threading.Semaphore] = defaultdict(
             lambda: threading.BoundedSemaphore(settings.per_target))
@@ -281,6 +283,7 @@ class Deliverer:
         job.attempts += 1
         if outcome.ok:
             job.state, job.last_error = DONE, ""
+            self._count(job.action, "ok")
             return
         job.last_error = outcome.reason
         age = time.time() - meta.created
@@ -289,14 +292,20 @@ class Deliverer:
             delay = min(self.settings.retry_base * 2 ** (job.attempts - 1),
                         self.settings.retry_max)
             job.next_try = time.time() + delay
+            self._count(job.action, "retried")
             log.warning("%s: %s %s failed (attempt %d), retrying in %ds: %s", qid, job.action,
                         job.target, job.attempts, delay, outcome.reason)
             return
         job.state = DEAD
+        self._count(job.action, "dead_lettered")
         why = "permanent failure" if not outcome.temporary else \
             f"gave up after {job.attempts} attempts"
         log.error("%s: %s %s failed, dead-lettered (%s; spool entry %s): %s", qid, job.action,
                   job.target, why, meta.id, outcome.reason)
+
+    def _count(self, action: str, outcome: str) -> None:
+        with self._state:
+            self.outcomes[(action, outcome)] += 1
 
     def _wait_for_busy(self, entry_id: str) -> float:
         """How long a copy waits for its busy target: doubling, from 0.2 s up to

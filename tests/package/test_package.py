@@ -178,6 +178,10 @@ def test_the_install_makes_the_user_the_directories_and_the_conffiles(
     assert os.readlink("/etc/systemd/system/multi-user.target.wants/mailspy.service") \
         == str(UNIT)
     assert Path("/usr/share/doc/mailspy/copyright").exists()
+    for doc in ("many-hosts.md", "report.md", "examples/mailspy.json",
+                "examples/mailspy-alerts.yml", "examples/mailspy-forward.conf",
+                "examples/mailspy-report.timer"):
+        assert any(Path("/usr/share/doc/mailspy").glob(doc + "*")), doc
     for page in ("man8/mailspy.8.gz", "man5/mailspy.rules.5.gz"):
         assert Path("/usr/share/man", page).exists()
 

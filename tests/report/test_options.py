@@ -3,6 +3,7 @@ pseudonyms, time zone, sizes of tables and pages."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -142,6 +143,24 @@ def test_pseudonym_key_problems_say_how_to_make_one(week: Path, tmp_path: Path, 
     err = capsys.readouterr().err
     assert message in err and f"head -c 32 /dev/urandom > {key}" in err
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "large"])
+def test_a_pseudonym_key_must_be_a_small_regular_file(week: Path, tmp_path: Path, kind: str,
+                                                      capsys: pytest.CaptureFixture[str]
+                                                      ) -> None:
+    """A FIFO would hang the report, /dev/zero would pass for a key of zeros."""
+    key = tmp_path / "key"
+    if kind == "fifo":
+        os.mkfifo(key, 0o600)
+    elif kind == "device":
+        key = Path("/dev/zero")
+    else:
+        key.write_bytes(b"k" * 5000)
+    assert report("-o", tmp_path / "r", "--pseudonymize", key, week) == 2
+    err = capsys.readouterr().err
+    said = "larger than 4,096 bytes" if kind == "large" else "not a regular file"
+    assert said in err and f"head -c 32 /dev/urandom > {key}" in err
 
 
 def test_a_key_others_can_read_is_warned_about(week: Path, tmp_path: Path,
