@@ -42,9 +42,9 @@ median of the repetitions; mailspy and its baseline run in turns, the order alte
   unix socket), the listening milter every step but the headers.
 - **SAT1, SAT2**: the same client keeps eight connections open, first all to one
   mailspy in the original usage, then in turns to two such processes (as two MTAs, or
-  two `smtpd_milter_maps` entries, would spread them; docs/scaling.md). Beside each rate,
-  the share of a core each mailspy process used and the client's own: on a two-core
-  machine the client takes much of the second core.
+  two `smtpd_milter_maps` entries, would spread them; see "More than one core" below).
+  Beside each rate, the share of a core each mailspy process used and the client's own:
+  on a two-core machine the client takes much of the second core.
 - **P4, P16, P1**: Postfix's `smtp-source` (4 KiB messages) into three private Postfix
   instances on loopback (`tests/e2e/postfix.py`), identical but for their milter, which
   discard what they accept. The rate is smtp-source's submission rate; every run waits
@@ -84,6 +84,12 @@ median of the repetitions; mailspy and its baseline run in turns, the order alte
   stated size as sent streams through it, minus its `VmRSS` just before. MB = 10^6 bytes.
 - **K**: `mailspy check-rules -d DIR` as a subprocess, interpreter start-up included;
   the baseline column is the same command on 100 rules (mostly start-up).
+- **MS**: the daemon's own metrics server (`mailspy.daemon.metrics.MetricsServer`, its
+  collector and HTTP handler) serving a Recorder that runs 20,000 generated rules, and
+  then 10; `/metrics` fetched over loopback as Prometheus fetches it, the median of 20
+  scrapes after one to warm up, end to end, with the size of the answer. Every rule is a
+  series of `mailspy_rule_hits_total`, so the scrape grows with the rules; its CPU is
+  taken from the milter's threads in the same process.
 - **ST-…**: where the time of one message goes inside mailspy, each stage timed
   in-process (`bench/measure_stages.py`) on the same 2,000 messages, with no rules files
   and with 1,000 rules: the adapter's callbacks building the message (no libmilter, no

@@ -3,8 +3,9 @@
 Why: every milter connection is a thread of one Python process, and one Python process
 runs Python on one core at a time (the interpreter lock). A site that needs more runs
 more mailspy processes, each on its own socket, and lets the MTAs spread their sessions
-over them (docs/scaling.md). Here the milter client keeps more connections open than
-one process can serve, first all to one mailspy, then in turns to two; beside each rate,
+over them (docs/performance.md, "More than one core"). Here the milter client keeps more
+connections open than one process can serve, first all to one mailspy, then in turns to
+two; beside each rate,
 the share of a core each mailspy process used, and the client's own (it is Python too,
 and on a small machine it competes for the same cores).
 """

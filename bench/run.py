@@ -32,6 +32,7 @@ from bench.daemons import (  # noqa: E402
 )
 from bench.measure_client import eom_rows, memory_row, throughput_rows  # noqa: E402
 from bench.measure_hostile import hostile_row  # noqa: E402
+from bench.measure_metrics import scrape_row  # noqa: E402
 from bench.measure_postfix import postfix_rows  # noqa: E402
 from bench.measure_reload import reload_row  # noqa: E402
 from bench.measure_report import report_rows  # noqa: E402
@@ -48,7 +49,7 @@ from tests.e2e.sendmail import sendmail_unavailable  # noqa: E402
 # Rows with a target first, then the context rows, then where the time of a message goes.
 ROW_IDS = ("O4", "L4", "C4", "CPU0", "CPU1K", "P4", "P16", "N16", "R", "E", "H", "M", "K",
            "RP1", "RP2", "RP3", "C1", "U4", "SAT1", "SAT2", "P1", "N1", "N4", "S4", "T4", "RL",
-           *STAGE_ROWS)
+           "MS", *STAGE_ROWS)
 # Which rows each daemon-driven measure gives, for --only.
 CLIENT_ROWS = {"O4", "L4", "C4", "CPU0", "CPU1K", "C1", "U4"}
 SCALING_ROWS = {"SAT1", "SAT2"}
@@ -90,6 +91,8 @@ def measure(workdir: Path, sizes: Sizes, progress: Progress,
         rows += report_rows(workdir, sizes, progress)
     if "RL" in only:
         rows.append(reload_row(workdir, corpus, sizes, progress))
+    if "MS" in only:
+        rows.append(scrape_row(workdir, sizes, progress))
     order = {row_id: n for n, row_id in enumerate(ROW_IDS)}
     return sorted(rows, key=lambda row: order.get(row.id, len(order)))
 

@@ -41,6 +41,9 @@ class Sizes:
     report_small: int = 100_000  # summary lines, mailspy report and htmlspy.pl
     report_large: int = 1_000_000  # summary lines, mailspy report alone
     report_reps: int = 2  # runs of each on the small log, in turns; the best counts
+    metrics_rules: int = 20_000  # a Prometheus scrape with these rules ...
+    metrics_few: int = 10  # ... against one with these
+    scrapes: int = 20  # of each, after one to warm up
 
 
 FULL = Sizes()
@@ -66,4 +69,6 @@ SMOKE = Sizes(
     report_small=300,
     report_large=600,
     report_reps=1,
+    metrics_rules=200,
+    scrapes=3,
 )
