@@ -128,6 +128,26 @@ class CompiledRule:
     shadow: bool = False  # its hits are recorded in the shadow log; its actions never run
 
 
+class GlobPattern:
+    """A glob that needs a regex (`a*b?`), compiled on first use: `check-rules` never
+    matches, and compiling 4,000 globs was a tenth of its time. The daemon compiles
+    every rule's when it loads them (`RuleSet.prepare`)."""
+
+    __slots__ = ("_match", "glob")
+
+    def __init__(self, glob: str) -> None:
+        self.glob = glob
+        self._match: Callable[[str], object] | None = None
+
+    def build(self) -> Callable[[str], object]:
+        if self._match is None:
+            self._match = re.compile(fnmatch.translate(self.glob)).match
+        return self._match
+
+    def __call__(self, value: Any) -> bool:
+        return (self._match or self.build())(value) is not None
+
+
 @dataclass(frozen=True)
 class RuleSet:
     rules: tuple[CompiledRule, ...]
@@ -138,6 +158,7 @@ class RuleSet:
     # the key of each key file the privacy options name, read when the rules were loaded
     keys: Mapping[str, bytes] = field(default_factory=dict, compare=False, repr=False)
     patterns: tuple[RulePattern, ...] = ()  # the rules' regexes, for prepare()
+    globs: tuple[GlobPattern, ...] = field(default=(), compare=False, repr=False)  # the same
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -157,11 +178,13 @@ class RuleSet:
 
     def prepare(self) -> None:
         """Build now what evaluation needs, not on the first message: the index and the
-        regex engine's compiled patterns (commands that only check rules never need
-        them). PatternError if the engine cannot build a pattern its checks passed."""
+        regex engine's compiled patterns and the globs' (commands that only check rules
+        never need them). PatternError if the engine cannot build a pattern its checks passed."""
         _ = self.index
         for pattern in self.patterns:
             _ = pattern.engine
+        for glob in self.globs:
+            glob.build()
 
     @cached_property
     def index(self) -> RuleIndex:
@@ -179,7 +202,7 @@ def compile_rules(
         if any(r.shadow for r in compiled) else None
     shadow_options = compiler.shadow_options(defaults.shadow_privacy)
     return (RuleSet(compiled, tuple(files), limits, shadow_log, shadow_options, compiler.keys,
-                    tuple(compiler.patterns)),
+                    tuple(compiler.patterns), tuple(compiler.globs)),
             compiler.diagnostics)
 
 
@@ -217,6 +240,7 @@ class _Compiler:
         self._lists: dict[str, tuple[str, ...]] = {}
         self._fields: set[str] = set()
         self.patterns: list[RulePattern] = []
+        self.globs: list[GlobPattern] = []
         self.keys: dict[str, bytes] = {}
         self._bad_keys: set[str] = set()
 
@@ -340,8 +364,8 @@ class _Compiler:
         elif kind == PREFIX:
             one = lambda v: v.startswith(literal)  # noqa: E731
         else:
-            regex = re.compile(fnmatch.translate(glob))
-            one = lambda v: regex.match(v) is not None  # noqa: E731
+            one = GlobPattern(glob)
+            self.globs.append(one)
         anchor = Anchor(key, SCAN, check=one) if kind == SCAN else Anchor(key, kind, literal)
         return one, True, [anchor]
 

@@ -18,6 +18,7 @@ What is left differs only in Unicode data, listed in docs/rules.md.
 
 from __future__ import annotations
 
+import importlib
 import re
 import time
 import warnings
@@ -131,16 +132,16 @@ def compile_pattern(source: str, flags: int) -> RulePattern:
     daemon loads it: what re refuses, and what the engine cannot build (repeats it would
     write out, MAX_COPIES; nesting, MAX_NESTING). Raises PatternError. The engine's
     own compiled pattern waits for first use (`RulePattern.engine`)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # re's FutureWarnings are collected below
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # re's FutureWarnings, kept for check-rules
         try:
-            checked = re.compile(source, flags)
+            parsed, checked = _parsed_and_compiled(source, flags)
         except re.error as exc:
             raise PatternError(f"invalid regular expression: {exc.msg}", exc.pos or 0) \
                 from None
         except RecursionError:
             raise PatternError(_TOO_DEEP, 0) from None
-    copies = required_copies(source, flags)
+    copies = required_copies(source, flags) if parsed is None else _copies_or_zero(parsed)
     if copies > MAX_COPIES:
         raise PatternError(f"repeat counts too large: this regex requires {copies:,} copies "
                            f"of its parts, more than mailspy's regex engine builds "
@@ -148,7 +149,27 @@ def compile_pattern(source: str, flags: int) -> RulePattern:
                            "x{100000,})", _largest_count(source))
     if nesting(source) > MAX_NESTING:
         raise PatternError(_TOO_DEEP, 0)
-    return RulePattern(source, flags, checked.search("") is not None, _warnings(source, flags))
+    found = _warned(caught) if "{" in source or "[" in source else ()
+    return RulePattern(source, flags, checked.search("") is not None, found)
+
+
+def _parsed_and_compiled(source: str, flags: int) -> tuple[Any, re.Pattern[str]]:
+    """re.compile's two steps taken apart, so that its one parse serves the checks too
+    (re's parse, not three); (None, re.compile(...)) where the private API differs."""
+    try:
+        parse = importlib.import_module("re._parser").parse
+        build = importlib.import_module("re._compiler").compile
+    except (ImportError, AttributeError):
+        return None, re.compile(source, flags)
+    parsed = parse(source, flags)
+    return parsed, build(parsed, flags)
+
+
+def _copies_or_zero(parsed: Any) -> int:
+    try:
+        return _copies(list(parsed))
+    except Exception:  # a shape of the private parser's output we did not expect
+        return 0
 
 
 def _engine(source: str, flags: int) -> regex.Pattern[str]:
@@ -213,14 +234,7 @@ def _reading(pattern: str, flags: int, quiet: bool = True) -> tuple[Any, ...] | 
 _WARNED_AT = re.compile(r"(.*) at position (\d+)$")
 
 
-def _warnings(source: str, flags: int) -> tuple[tuple[int, str], ...]:
-    """re's FutureWarnings about the pattern, as (offset, message): a `[` or `{` that a
-    later Python may read otherwise."""
-    if "{" not in source and "[" not in source:
-        return ()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        _parse(source, flags)
+def _warned(caught: list[warnings.WarningMessage]) -> tuple[tuple[int, str], ...]:
     found = []
     for warning in caught:
         match = _WARNED_AT.match(str(warning.message))
