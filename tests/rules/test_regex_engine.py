@@ -271,3 +271,18 @@ def test_checking_rules_builds_no_regex_and_preparing_them_builds_each(tmp_path)
     assert not any("engine" in vars(p) for p in result.rules.patterns)
     result.rules.prepare()
     assert all("engine" in vars(p) for p in result.rules.patterns)
+
+
+def test_checking_rules_compiles_no_glob_and_preparing_them_compiles_each(tmp_path):
+    (tmp_path / "a.rules").write_text(
+        'rule "a" { when attachment matches "scan-*-[0-9].pdf" log-summary }\n'
+        'rule "b" { when sender matches "*@vendor?.example" log-summary }\n'
+        'rule "c" { when subject matches "*invoice" log-summary }\n')  # a suffix: no regex
+    result = load_rules(tmp_path)
+    assert result.ok
+    globs = result.rules.globs
+    assert [g.glob for g in globs] == ["scan-*-[0-9].pdf", "*@vendor?.example"]
+    assert all(g._match is None for g in globs)
+    result.rules.prepare()
+    assert all(g._match is not None for g in globs)
+    assert globs[0]("scan-7-3.pdf") and not globs[0]("scan-7-x.pdf")
