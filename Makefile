@@ -66,8 +66,10 @@ run: deps
 	$(MAILSPY) run -p inet:$(PORT)@127.0.0.1 -d rules.d --root $(CURDIR)/var \
 	    -f /log/mailspy -h /log/mailspy-headers --spool-dir $(CURDIR)/var/spool
 
-# The benchmark: prints a table of ratios and writes docs/performance.md.
+# The benchmark: prints a table of ratios and writes docs/performance.md. py-spy is
+# what bench/profile_daemon.py samples the daemon with (its notes, bench/notes.md).
 bench: deps sendmail
+	$(PY) -m pip install -q -e '.[test,bench]'
 	$(PY) bench/run.py --write docs/performance.md
 
 # Fuzz the message parser, MIME walk, rules and log formats (atheris/libFuzzer)

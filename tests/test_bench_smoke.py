@@ -187,3 +187,25 @@ def test_report_rows_alone_without_the_original(tmp_path: Path) -> None:
     assert rows["RP1"]["baseline"] == "htmlspy.pl not found"
     assert rows["RP1"]["result"] == "htmlspy.pl not found" and rows["RP1"]["target"] == "—"
     assert rows["RP2"]["target"] == "< 60 s" and rows["RP3"]["target"] == "< 300 MB"
+
+
+def test_profile_stages_are_read_from_collapsed_stacks() -> None:
+    """bench/profile_daemon.py's split of py-spy's samples: the innermost stage that a
+    stack passes through is not what counts, the first of the list is (the MIME walk
+    called from the summary line is the MIME walk)."""
+    from bench.profile_daemon import UNATTRIBUTED, shares
+
+    raw = "\n".join([
+        "eom (mailspy/milter/adapter.py:1);format_summary (mailspy/actions/summary.py:9);"
+        "Message.attachment_outline (mailspy/message/model.py:3) 5",
+        "eom (mailspy/milter/adapter.py:1);format_summary (mailspy/actions/summary.py:9) 3",
+        "eom (mailspy/milter/adapter.py:1);evaluate (mailspy/evaluate.py:7) 2",
+        " 4",
+        "not a stack line",
+    ])
+    total, by_stage = shares(raw)
+    assert total == 14
+    assert by_stage["MIME walk for attachment names"] == 5
+    assert by_stage["formatting and writing the records"] == 3
+    assert by_stage["rule evaluation (index, matchers, field values)"] == 2
+    assert by_stage[UNATTRIBUTED] == 4
