@@ -12,6 +12,7 @@ attachment names.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -39,7 +40,7 @@ def format_summary(message: Message, private: Privacy = KEEP) -> str:
     empty when the MTA gave none; every value through `clean()`, every
     personal value first through `private`.
     """
-    stamp = time.strftime("%y-%m-%d %H:%M", time.gmtime(message.received_at))
+    stamp = _minute_stamp(int(message.received_at // 60))
     envelope = message.envelope
     address = private.address
     fields = [stamp, f"time={int(message.received_at)}",
@@ -50,6 +51,13 @@ def format_summary(message: Message, private: Privacy = KEEP) -> str:
     fields += [f"file={clean(private.name(a.name))}" for a in message.attachment_outline]
     fields.append(f"queue={clean(envelope.queue_id)}")
     return "\t".join(fields) + "\n"
+
+
+@functools.lru_cache(maxsize=4)
+def _minute_stamp(minute: int) -> str:
+    """`YY-MM-DD HH:MM` in UTC: the same for every message of a minute, so strftime runs
+    once a minute, not once a message (it was 3 % of the daemon's Python time)."""
+    return time.strftime("%y-%m-%d %H:%M", time.gmtime(minute * 60))
 
 
 def log_summary(logfile: LogFile, message: Message) -> int:

@@ -118,3 +118,14 @@ def test_addresses_are_always_in_angle_brackets_however_the_mta_handed_them_over
                                       "to=<bob@example.com>"]
     for bounce in ("<>", ""):
         assert format_summary(_message(mail_from=bounce)).split("\t")[2] == "from=<>"
+
+
+def test_the_date_is_the_minute_of_each_message_across_minutes_and_days():
+    stamps = []
+    for received in (1_798_761_599.9, 1_798_761_600.0, 1_798_761_659.99, 1_798_761_660.5,
+                     1_798_761_599.0):
+        msg = _message()
+        msg.received_at = received
+        stamps.append(format_summary(msg).split("\t")[0])
+    assert stamps == ["26-12-31 23:59", "27-01-01 00:00", "27-01-01 00:00",
+                      "27-01-01 00:01", "26-12-31 23:59"]
