@@ -67,6 +67,7 @@ class MailspyMilter(Milter.Base):  # type: ignore[misc]  # pymilter is untyped
     # What each step answers: CONTINUE, or NOREPLY where the step was negotiated unanswered
     # (libmilter would turn a CONTINUE there into NOREPLY, and log an error each time).
     _on_connect = _on_helo = _on_mail = _on_rcpt = _on_data = _on_body = CONTINUE
+    _on_header = CONTINUE
 
     def negotiate(self, opts: list[int]) -> int:
         """As pymilter negotiates; skip the connection and HELO steps when no loaded
@@ -89,6 +90,9 @@ class MailspyMilter(Milter.Base):  # type: ignore[misc]  # pymilter is untyped
             self._on_rcpt = NOREPLY if protocol & Milter.P_NR_RCPT else CONTINUE
             self._on_data = NOREPLY if protocol & Milter.P_NR_DATA else CONTINUE
             self._on_body = NOREPLY if protocol & Milter.P_NR_BODY else CONTINUE
+        if answer == CONTINUE:
+            negotiated: int = opts[1]
+            self._on_header = NOREPLY if negotiated & Milter.P_NR_HDR else CONTINUE
         return answer
 
     def _ask_for_macros(self, actions: int) -> None:
@@ -148,6 +152,16 @@ class MailspyMilter(Milter.Base):  # type: ignore[misc]  # pymilter is untyped
         if self._message is not None:
             self._message.headers.append((name, value))
         return CONTINUE
+
+    def header_received(self, name: str, value: bytes | str) -> int:
+        """`header` as libmilter calls it (milter/loop.py), a dozen times a message:
+        the value decoded as pymilter's Base decodes it (UTF-8, surrogateescape), and
+        the answer negotiated, without pymilter's @noreply wrapper around it."""
+        message = self._message
+        if message is not None:
+            message.headers.append((name, value.decode("utf-8", "surrogateescape")
+                                    if isinstance(value, bytes) else value))
+        return self._on_header
 
     def body(self, chunk: bytes) -> int:
         message = self._message

@@ -26,7 +26,8 @@ def register(socket: str, timeout: int = 600) -> None:
     # pymilter's Base would (UTF-8, surrogateescape), one call layer fewer.
     milter.set_envfrom_callback(lambda ctx, sender, *_: ctx.getpriv().envfrom(_text(sender)))
     milter.set_envrcpt_callback(lambda ctx, rcpt, *_: ctx.getpriv().envrcpt(_text(rcpt)))
-    milter.set_header_callback(lambda ctx, name, value: ctx.getpriv().header(name, _text(value)))
+    milter.set_header_callback(lambda ctx, name, value:
+                               ctx.getpriv().header_received(name, value))
     milter.set_eoh_callback(lambda ctx: ctx.getpriv().eoh())
     milter.set_body_callback(lambda ctx, chunk: ctx.getpriv().body(chunk))
     milter.set_eom_callback(lambda ctx: ctx.getpriv().eom())

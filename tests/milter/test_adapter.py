@@ -63,6 +63,26 @@ def test_the_subject_is_decoded_and_8bit_headers_survive(daemon):
     assert b"Subject: =?UTF-8?Q?Caf=C3=A9_invoice?=\n" in block
 
 
+def test_headers_as_libmilter_hands_them_over_are_kept_as_pymilter_decodes_them(daemon):
+    """The header callback milter/loop.py registers: raw bytes, 8-bit and undecodable
+    ones too, kept as pymilter's own header() would keep them, and left unanswered."""
+    daemon('rule "all" { log-summary }')
+    raw = [("Subject", b"=?UTF-8?Q?Caf=C3=A9?="), ("X-Raw", "Grüße".encode()),
+           ("X-Bad", b"\xff\xfe end"), ("X-Text", "already text")]
+    via_libmilter, via_pymilter = FakeMTA().ctx.getpriv(), FakeMTA().ctx.getpriv()
+    for priv in (via_libmilter, via_pymilter):
+        priv.envfrom("<a@x>")
+    answers = [via_libmilter.header_received(name, value) for name, value in raw]
+    for name, value in raw:
+        via_pymilter.header_bytes(name, value) if isinstance(value, bytes) \
+            else via_pymilter.header(name, value)
+    assert answers == [NOREPLY] * len(raw)
+    assert via_libmilter._message.headers == via_pymilter._message.headers
+    assert via_libmilter._message.headers[2] == ("X-Bad", "\udcff\udcfe end")
+    for priv in (via_libmilter, via_pymilter):
+        priv.abort()
+
+
 def test_the_queue_id_and_client_reach_the_message(daemon, monkeypatch):
     recorder, _, _ = daemon('rule "all" { when client-address in ["192.0.2.0/24"] '
                             'or helo is "x" log-summary }')
