@@ -132,7 +132,8 @@ def _quick_outline(headers: list[tuple[str, str]], data: bytes) -> list[Attachme
 
     The usual message: multiparts with boundaries and leaves, every part's header block
     plain (`_Reader.header_block`), no enclosed message, no container with a file name, no
-    digest, no `begin ` that could start a uuencoded file, no line as long as MAX_LINE
+    digest, no `begin ` that could start a uuencoded file in a part the walker would read
+    for one (plain text, not transfer-encoded, no attachment), no line as long as MAX_LINE
     where a delimiter or a header block stands, no more than a few levels and parts.
     Within that, what the walker does, step by step: a delimiter line is the earliest
     line that is one of the open delimiters (the innermost one matching), a separator
@@ -141,15 +142,19 @@ def _quick_outline(headers: list[tuple[str, str]], data: bytes) -> list[Attachme
     """
     top = _describe(headers)
     if not (top.boundary and top.content_type.startswith("multipart/")) or top.attached \
-            or top.content_type == "multipart/digest" or b"begin " in data:
+            or top.content_type == "multipart/digest":
         return None
     found: list[Attachment] = []
     # The open multiparts, outermost first: [delimiter or None once closed, path, parts].
     stack: list[list[Any]] = [[b"--" + top.boundary, "", 0]]
     pos, lookalikes, parts = 0, 0, 0
     size = len(data)
+    text_from = -1  # where the content of a part the walker reads for uuencoding starts
     while True:
         at, index, lookalikes = _quick_delimiter(data, pos, stack, lookalikes)
+        if text_from != -1 and data.find(b"begin ", text_from, size if at == -1 else at) != -1:
+            return None  # perhaps a uuencoded file: the walker decides
+        text_from = -1
         if at == -1:
             return found if lookalikes <= MAX_LOOKALIKES else None
         eol = data.find(b"\n", at)
@@ -187,6 +192,8 @@ def _quick_outline(headers: list[tuple[str, str]], data: bytes) -> list[Attachme
             return None
         elif info.attached:
             found.append(_attachment(info, path, 0, ""))
+        elif info.content_type == "text/plain" and info.encoding in _IDENTITY_ENCODINGS:
+            text_from = pos  # as `_Walker._open_leaf` gives it a `_Uudecoder`
 
 
 _QUICK_PARTS = 1000  # beyond these, the walker and its limits take over

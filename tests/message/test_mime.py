@@ -619,6 +619,14 @@ _VOCABULARY = [
     b'Content-Disposition: attachment; filename="=?utf-8?q?=C3=A9?=\xc3\xa9\xe9',
     b"Content-Transfer-Encoding: base64",
     b"Content-Transfer-Encoding: quoted-printable",
+    b"Content-Transfer-Encoding: 7bit",
+    b"Content-Type: text/plain",
+    b"Content-Type: text/html",
+    b"begin 644 v.bin",
+    b"begin 644 ",
+    b"#86)C",
+    b"`",
+    b"end",
     b"QUJD",
     b"QQ=",
     b"=41=",
@@ -681,6 +689,9 @@ def outlined(found: list[Attachment]) -> list[tuple[str, str, str]]:
 
 _PART_HEADERS = st.sampled_from([
     b"Content-Type: text/plain",
+    b"Content-Type: text/html",
+    b"Content-Transfer-Encoding: quoted-printable",
+    b"Content-Transfer-Encoding: 8bit",
     b"Content-Type: multipart/mixed; boundary=C",
     b"Content-Type: message/rfc822",
     b"Content-Disposition: attachment; filename=p.pdf",
@@ -732,6 +743,26 @@ def test_outline_finds_a_uuencoded_file_in_a_text_part_of_a_multipart() -> None:
     found = mime.outline(MIXED, io.BytesIO(body))
     assert outlined(found) == outlined(walk_bytes(MIXED, body)) == [
         ("notes.bin", "application/octet-stream", "1"), ("a.pdf", "application/pdf", "2")]
+
+
+UU_FILE = b"begin 644 notes.bin\r\n#86)C\r\n`\r\nend\r\n"
+
+
+@pytest.mark.parametrize("body", [
+    # in a quoted-printable or base64 text part, or an attachment: no uuencoded file
+    b"--B\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+    + UU_FILE + b"--B--\r\n",
+    b"--B\r\nContent-Type: application/pdf; name=a.pdf\r\n\r\n" + UU_FILE + b"--B--\r\n",
+    b"--B\r\nContent-Type: text/html\r\n\r\n" + UU_FILE + b"--B--\r\n",
+    # in the preamble and the epilogue: no part's content
+    UU_FILE + b"--B\r\nContent-Type: text/plain\r\n\r\nhi\r\n--B--\r\n" + UU_FILE,
+    # in plain text parts, nested, or cut off without a closing delimiter: one each
+    b"--B\r\nContent-Type: multipart/alternative; boundary=C\r\n\r\n--C\r\n\r\n"
+    + UU_FILE + b"--C--\r\n--B--\r\n",
+    b"--B\r\nContent-Transfer-Encoding: 8bit\r\n\r\nsee\r\n" + UU_FILE,
+])
+def test_outline_finds_uuencoded_files_only_where_the_walk_reads_for_them(body: bytes) -> None:
+    assert outlined(mime.outline(MIXED, io.BytesIO(body))) == outlined(walk_bytes(MIXED, body))
 
 
 def test_outline_of_a_forwarded_sample_reads_no_content() -> None:
