@@ -391,7 +391,8 @@ def test_unix_socket_is_0660_and_the_daemon_runs_as_the_user(
     os.chown(logs, account.pw_uid, account.pw_gid)
     summary = logs / "s.log"
     path = socket_dir / "mailspy.sock"
-    argv = run_argv(tmp_path, f"unix:{path}",
+    # the rules where the user can read them too: a reload reads them as that user
+    argv = run_argv(socket_dir, f"unix:{path}",
                     f'rule "a" {{ log-summary archive-to-maildir "{archive_parent}/md" }}',
                     "-u", "postfix", "-f", str(summary), spool=socket_dir / "spool")
     milter = milter_factory(argv, socket_path=path, output=tmp_path / "mailspy.out")
