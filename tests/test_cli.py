@@ -96,7 +96,7 @@ def test_check_rules_on_a_missing_directory_says_what_to_do(tmp_path):
     assert "rules directory" in done.stderr and "-d DIR" in done.stderr
 
 
-def test_test_rules_json_is_exactly_the_spec_shape(rules_dir, tmp_path):
+def test_test_rules_json_is_exactly_the_documented_shape(rules_dir, tmp_path):
     message = tmp_path / "invoice.eml"
     message.write_bytes(NESTED)
     done = mailspy("test-rules", "-d", str(rules_dir), "--from", "billing@bank.example",
