@@ -498,15 +498,16 @@ def test_a_member_inside_a_zip_is_matched_and_recorded_as_json(setup: Setup, tmp
                and len(os.listdir(quarantine / "new")) == 1)
 
 
-def assert_client_and_queue_id(record: dict, sent: SendResult, mta_name: str) -> None:
+def assert_client_and_queue_id(record: dict, sent: SendResult, mta_name: str,
+                               auth_user: str = "") -> None:
     """The connection's fields and the queue id in a JSON record, as each MTA tells them:
     Postfix (no reverse lookups here) names an unknown client [ADDRESS], sendmail found
-    127.0.0.1 in its hosts file."""
+    127.0.0.1 in its hosts file; `auth_user` is the SMTP AUTH login, "" for none."""
     assert sent.queue_id and record["queue_id"] == sent.queue_id
     assert record["client_address"] == "127.0.0.1"
     assert record["client_name"] == {"postfix": "[127.0.0.1]", "sendmail": "localhost"}[mta_name]
     assert record["helo"] == "client.test"
-    assert record["auth_user"] == ""
+    assert record["auth_user"] == auth_user
 
 
 def test_a_list_file_is_read_again_on_sighup(setup: Setup) -> None:
