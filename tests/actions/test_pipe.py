@@ -226,8 +226,8 @@ def test_procmail_sorts_by_a_recipient_among_a_thousand(tmp_path):
     rcfile = tmp_path / "procmailrc"
     rcfile.write_text(PROCMAIL_BY_RECIPIENT.format(log=tmp_path / "procmail.log",
                                                    finance=finance, other=other))
-    for rcpt, expected, empty in ((recipients + ["<cfo@corp.example>"], finance, other),
-                                  (recipients + ["<cfo@corp.example.net>"], other, finance)):
+    for rcpt, expected, empty in (([*recipients, "<cfo@corp.example>"], finance, other),
+                                  ([*recipients, "<cfo@corp.example.net>"], other, finance)):
         result = run_pipe(f"procmail -p -m {rcfile}", _message(rcpt_to=rcpt), timeout=20)
         assert result.ok, describe(result)
         assert len(mailbox.Maildir(expected, create=False)) == 1
