@@ -26,7 +26,9 @@ def run_argv(tmp_path: Path, *extra: str) -> list[str]:
     (rules / "a.rules").write_text('rule "everything" { log-summary }\n')
     return [sys.executable, "-m", "mailspy", "run", "-d", str(rules),
             "-f", str(tmp_path / "summary.log"), "--spool-dir", str(tmp_path / "spool"),
-            "--runtime-dir", str(tmp_path / "run"), *extra]
+            "--runtime-dir", str(tmp_path / "run"),
+            "--shadow-log", str(tmp_path / "shadow.jsonl"),  # never the host's log dir
+            *extra]
 
 
 def start(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
