@@ -230,7 +230,8 @@ def test_a_maildir_whose_parent_is_missing_is_reported_at_the_start(setup: Setup
     assert postfix.count_deferred() == 0
 
 
-def test_rules_the_run_user_cannot_read_stop_the_start(tmp_path: Path) -> None:
+@pytest.mark.parametrize("closed", ["file", "directory"])
+def test_rules_the_run_user_cannot_read_stop_the_start(tmp_path: Path, closed: str) -> None:
     """Root can read a rules file its run user cannot; started anyway, every reload
     (made as that user) would be refused. The start reads the rules as that user too."""
     if os.geteuid() != 0:
@@ -241,17 +242,19 @@ def test_rules_the_run_user_cannot_read_stop_the_start(tmp_path: Path) -> None:
         shutil.chown(logs, NOBODY)
         rules.mkdir()
         (rules / "10-all.rules").write_text(f'rule "all" {{ log-summary "{logs}/summary" }}\n')
-        (rules / "10-all.rules").chmod(0o600)
-        rules.chmod(0o755)
+        (rules / "10-all.rules").chmod(0o600 if closed == "file" else 0o644)
+        rules.chmod(0o755 if closed == "file" else 0o700)
         done = subprocess.run(
             [sys.executable, "-m", "mailspy", "run", "-p", f"unix:{base}/milter",
              "-u", NOBODY, "-d", str(rules), "--spool-dir", str(base / "spool"),
              "--runtime-dir", str(base / "run")],
             capture_output=True, text=True, timeout=60)
         (rules / "10-all.rules").chmod(0o644)
+        rules.chmod(0o755)
         readable = _start_as_nobody(base, tmp_path)
-    assert done.returncode == 1, done.stderr
-    assert f"{rules}/10-all.rules" in done.stderr and "Permission denied" in done.stderr
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    named = f"{rules}/10-all.rules" if closed == "file" else f"rules directory {rules}"
+    assert named in done.stderr and "Permission denied" in done.stderr
     assert f"mailspy check-rules --user {NOBODY} -d {rules}" in done.stderr
     assert "listening" not in done.stderr
     assert readable.returncode == 1 and "Traceback" not in readable.stderr
