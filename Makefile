@@ -10,9 +10,12 @@ MAILSPY := $(VENV)/bin/mailspy
 # libpython3.11-testsuite carries CPython's email test corpus, fed to the message parser;
 # chromium (headless) opens the HTML reports in tests, chromium-driver drives it;
 # a private rsyslog receives log-syslog's records, a private Prometheus scrapes
-# --metrics-listen (its promtool checks contrib/prometheus/'s alerting rules).
+# --metrics-listen (its promtool checks contrib/prometheus/'s alerting rules);
+# sasl2-bin's saslpasswd2 makes the SMTP AUTH users of a private Postfix's own sasldb
+# (libsasl2-modules holds the PLAIN and LOGIN mechanisms it offers).
 APT_PACKAGES := libmilter-dev postfix procmail gcc python3-dev python3-venv \
-                libpython3.11-testsuite chromium chromium-driver rsyslog prometheus
+                libpython3.11-testsuite chromium chromium-driver rsyslog prometheus \
+                sasl2-bin libsasl2-modules
 PYTEST_ARGS ?=
 
 # What `make deb` and `make man` need (docs/packaging.md): debhelper and

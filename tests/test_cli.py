@@ -90,13 +90,27 @@ def test_warnings_do_not_change_the_exit_code(tmp_path):
     assert done.stdout == "1 rule in 1 file, all valid (1 warning)\n"
 
 
+def test_a_pipe_command_that_cannot_be_split_is_an_error_at_its_place(tmp_path):
+    rules = tmp_path / "rules.d"
+    rules.mkdir()
+    (rules / "pipe.rules").write_text('rule "p" {\n  pipe-to-command "/bin/cat \'x"\n}\n')
+    done = mailspy_process("check-rules", "--offline", "-d", str(rules))
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"{rules}/pipe.rules:2:19: error: cannot split the command into words: "
+        "No closing quotation",
+        "mailspy: 1 error, 0 warnings in 1 file",
+    ]
+    assert done.stdout == ""
+
+
 def test_check_rules_on_a_missing_directory_says_what_to_do(tmp_path):
     done = mailspy("check-rules", "--offline", "-d", str(tmp_path / "nope"))
     assert done.returncode == 1
     assert "rules directory" in done.stderr and "-d DIR" in done.stderr
 
 
-def test_test_rules_json_is_exactly_the_spec_shape(rules_dir, tmp_path):
+def test_test_rules_json_is_exactly_the_documented_shape(rules_dir, tmp_path):
     message = tmp_path / "invoice.eml"
     message.write_bytes(NESTED)
     done = mailspy("test-rules", "-d", str(rules_dir), "--from", "billing@bank.example",

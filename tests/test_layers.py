@@ -97,6 +97,15 @@ def test_the_spool_names_no_action() -> None:
     assert wrong == []
 
 
+def test_the_spool_knows_nothing_of_rules() -> None:
+    """The spool takes a message and plain jobs; which rule owed a copy is the
+    dispatcher's business, so the spool reads well after the rules in the layers and
+    still may not import them."""
+    wrong = sorted((m, i) for m, p in MODULES if layer(m) == "spool"
+                   for i in imports(p) if layer(i) == "rules")
+    assert wrong == []
+
+
 def test_loading_rules_loads_nothing_of_mail() -> None:
     """At run time too: the rules and the actions they read import no message code."""
     done = subprocess.run([sys.executable, "-c", "import sys, mailspy.rules.load, "

@@ -13,10 +13,10 @@ from collections.abc import Callable
 
 
 def eventually(check: Callable[[], object], timeout: float = 15.0,
-               interval: float = 0.05) -> None:
+               interval: float = 0.05, what: str = "condition") -> None:
     """Return once `check()` is true; fail the test if it is not within `timeout`."""
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not reached in {timeout:g} s")
+            raise AssertionError(f"{what} not reached in {timeout:g} s")
         time.sleep(interval)

@@ -144,14 +144,20 @@ def main(args: argparse.Namespace) -> int:
     return _summary(outcome, warn)
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
 def _summary(outcome, warn) -> int:  # type: ignore[no-untyped-def]
     reading = outcome.reading
     for week in outcome.kept:
         warn(f"kept the existing report of week {week}")
     where = ", ".join(outcome.written) if outcome.written else "nothing new"
-    warn(f"wrote {where}: {outcome.messages:,} messages from {reading.lines:,} lines")
+    warn(f"wrote {where}: {_count(outcome.messages, 'message')} from "
+         f"{_count(reading.lines, 'line')}")
     if reading.problems:
         first = reading.listed[0]
-        warn(f"{reading.problems:,} lines or inputs could not be used (listed in the report); "
+        what = "line or input" if reading.problems == 1 else "lines or inputs"
+        warn(f"{reading.problems:,} {what} could not be used (listed in the report); "
              f"the first: {first}")
     return 1 if reading.unreadable else 0

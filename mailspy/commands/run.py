@@ -150,7 +150,9 @@ def _id(name: str | None, database: str) -> int | None:
             return pwd.getpwnam(name).pw_uid
         return grp.getgrnam(name).gr_gid
     except KeyError:
-        raise ValueError(f"no such {database} '{name}'") from None
+        listing = "passwd" if database == "user" else "group"
+        raise ValueError(f"no such {database} '{name}'; give an existing {database}'s name "
+                         f"or number (getent {listing} lists them)") from None
 
 
 def main(args: argparse.Namespace) -> int:
@@ -163,11 +165,16 @@ def main(args: argparse.Namespace) -> int:
         print(f"mailspy: error: -p {exc}", file=sys.stderr)
         return 1
     try:
-        access = SocketAccess(args.socket_mode, _id(args.socket_owner, "user"),
-                              _id(args.socket_group, "group"))
+        owner = _id(args.socket_owner, "user")
     except ValueError as exc:
-        print(f"mailspy: error: --socket-owner/--socket-group: {exc}", file=sys.stderr)
+        print(f"mailspy: error: --socket-owner: {exc}", file=sys.stderr)
         return 1
+    try:
+        group = _id(args.socket_group, "group")
+    except ValueError as exc:
+        print(f"mailspy: error: --socket-group: {exc}", file=sys.stderr)
+        return 1
+    access = SocketAccess(args.socket_mode, owner, group)
     try:
         metrics = parse_listen(args.metrics_listen, args.metrics_scope) \
             if args.metrics_listen else None

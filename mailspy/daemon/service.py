@@ -145,6 +145,7 @@ class Daemon:
                     privileges.drop_to(account)
                 except (OSError, RuntimeError) as exc:
                     raise StartError(f"cannot become user {account.name}: {exc}") from exc
+                rules = self._load_rules_as_run_user(account, spool)
             self._check_targets(rules)
             self._open_logs(rules)
             self.control = ControlServer(self.options.runtime_dir,
@@ -213,8 +214,9 @@ class Daemon:
         if found is not None:
             found += result.diagnostics
         if not result.ok:
+            as_user = f"--user {self.options.user} " if self.options.user else ""
             raise StartError(f"{counted(len(result.errors), 'error')} in the rules; fix them "
-                             "and check with: mailspy check-rules -d "
+                             f"and check with: mailspy check-rules {as_user}-d "
                              f"{self.options.rules.rules_dir}")
         if not result.files:
             log.info("no rules files in %s: recording every message as the original "
@@ -226,6 +228,19 @@ class Daemon:
                              f"passed: {exc.message}") from exc
         self.loads.took = time.perf_counter() - began
         return result.rules
+
+    def _load_rules_as_run_user(self, account: privileges.Account, spool: Spool) -> RuleSet:
+        """Read the rules again once root is gone, as every reload will: a rules, list
+        or key file that only root can read, or a spool its user cannot reach, stops
+        the start instead of every later reload (or every copy)."""
+        try:
+            spool.ids()
+        except OSError as exc:
+            raise StartError(f"user {account.name} cannot use the spool {spool.root}: "
+                             f"{_why(exc)}; every directory above it must let that user "
+                             "through (chmod o+x), or give another --spool-dir") from exc
+        with _collector_paused(start=True):
+            return self._load_rules()
 
     def reload(self) -> dict[str, Any]:
         """SIGHUP or `mailspy reload`: swap in the new rules only when all of them are

@@ -24,6 +24,8 @@ from mailspy.report.site import SiteDir
 from mailspy.report.sources import STDIN, lines
 from mailspy.report.text import visible
 
+WITHHELD = "(withheld: this report hides people)"
+
 __all__ = ["Outcome", "Reading", "stream", "write_report"]
 
 
@@ -116,6 +118,7 @@ def stream(job: Job, reading: Reading, route: Callable[[Record | int], SiteBuild
     apply, in_period = selection.apply, selection.in_period
     everything = selection.everything
     disguise = job.pseudonymizer.record if job.pseudonymizer else None
+    hide = disguise is not None or selection.only is not None
     if not selection.by_time_only:
         skip = None
     reader = LineReader()
@@ -136,8 +139,7 @@ def stream(job: Job, reading: Reading, route: Callable[[Record | int], SiteBuild
             result = read(line)
             if type(result) is not Record:
                 if result is not None:
-                    excerpt = visible(line.rstrip("\r\n")[:160])
-                    reading.problem(Problem(source, number, result, excerpt))  # type: ignore[arg-type]
+                    reading.problem(broken_line(source, number, line, result, hide))  # type: ignore[arg-type]
                 continue
             chosen = result if everything else apply(result)
             if chosen is None:
@@ -151,6 +153,16 @@ def stream(job: Job, reading: Reading, route: Callable[[Record | int], SiteBuild
         if enabled:
             gc.enable()
     return count
+
+
+def broken_line(source: str, number: int, line: str, reason: str, hide: bool) -> Problem:
+    """A line that could not be read, as the problems page lists it. A report that hides
+    people (pseudonyms, `--only`) shows where the line is and what is wrong with it, but
+    neither the line nor the value quoted in the reason: it may hold anybody's address
+    or subject."""
+    if hide:
+        return Problem(source, number, reason.split(":", 1)[0], WITHHELD)
+    return Problem(source, number, reason, visible(line.rstrip("\r\n")[:160]))
 
 
 def period_text(clock: Clock, builder: SiteBuilder, selection: Selection) -> str:

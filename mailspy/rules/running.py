@@ -58,11 +58,20 @@ def _pipe_problems(command: str) -> list[Diagnostic]:
 
 def _load(config: RulesConfig) -> LoadResult:
     directory = Path(config.rules_dir)
-    if config.explicit and not directory.is_dir():
+    try:
+        is_dir = directory.is_dir()
+        files = rules_files(directory) if is_dir else []
+    except OSError as exc:  # never taken for "no rules files": that would record everything
+        ruleset, _ = compile_rules([], config.defaults)
+        return LoadResult(ruleset, [error(COMMAND_LINE, f"cannot read the rules directory "
+                                          f"{directory}: {exc.strerror or exc}; it and every "
+                                          "directory above it must let the user mailspy runs "
+                                          "as read and pass (chmod o+rx), or correct -d")], [])
+    if config.explicit and not is_dir:
         ruleset, _ = compile_rules([], config.defaults)
         return LoadResult(ruleset, [error(COMMAND_LINE, f"rules directory {directory} does not "
                                           "exist; create it or correct -d")], [])
-    if not directory.is_dir() or not rules_files(directory):
+    if not files:
         ruleset, diagnostics = compile_rules([_original_rule(config)], config.defaults)
         return LoadResult(ruleset, diagnostics, [])
     result = load_rules(directory, defaults=config.defaults, user=config.user)

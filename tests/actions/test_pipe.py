@@ -215,3 +215,31 @@ def test_real_procmail_delivers_into_a_maildir(tmp_path):
     assert len(messages) == 1
     assert messages[0]["Subject"] == "Test $(touch /tmp/pwned)"
     assert messages[0].get_payload() == "Hello\nsecond line\n"
+
+
+@pytest.mark.skipif(shutil.which("procmail") is None, reason="procmail not installed")
+def test_procmail_sorts_by_a_recipient_among_a_thousand(tmp_path):
+    """The procmail recipe docs/rules.md gives for messages with very many recipients:
+    the recipients file, not the variable, which is left out past 32 KiB."""
+    recipients = [f"<{'r' * 120}{n:06d}@example.org>" for n in range(999)]
+    finance, other = tmp_path / "finance", tmp_path / "other"
+    rcfile = tmp_path / "procmailrc"
+    rcfile.write_text(PROCMAIL_BY_RECIPIENT.format(log=tmp_path / "procmail.log",
+                                                   finance=finance, other=other))
+    for rcpt, expected, empty in (([*recipients, "<cfo@corp.example>"], finance, other),
+                                  ([*recipients, "<cfo@corp.example.net>"], other, finance)):
+        result = run_pipe(f"procmail -p -m {rcfile}", _message(rcpt_to=rcpt), timeout=20)
+        assert result.ok, describe(result)
+        assert len(mailbox.Maildir(expected, create=False)) == 1
+        assert not empty.exists() or len(mailbox.Maildir(empty, create=False)) == 0
+        shutil.rmtree(expected)
+
+
+PROCMAIL_BY_RECIPIENT = """SHELL=/bin/sh
+LOGFILE={log}
+:0
+* ? grep -qxF 'cfo@corp.example' "$MAILSPY_RECIPIENTS_FILE"
+{finance}/
+:0
+{other}/
+"""

@@ -11,9 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailspy.actions.logfile import LogFile
+from mailspy.actions.sinks import Sinks
 from mailspy.actions.summary_json import format_json_summary, log_json_summary, neutralise
+from mailspy.dispatch import Recorder
 from mailspy.message.model import Attachment, Envelope, Message
 from mailspy.message.parse import message_from_bytes
+from mailspy.rules.load import load_rules
+from mailspy.spool.deliver import Deliverer, DeliverySettings
+from mailspy.spool.store import Spool
+from tests.message.corpus import attachment as attachment_part
 from tests.message.corpus import multipart, named, text_part
 
 NOV_26_2026_NOON = 1795694400.75  # Thu Nov 26 12:00:00.75 2026 UTC
@@ -266,3 +272,41 @@ def test_any_values_give_one_line_of_json_with_the_values_back(
         for a in files
     ]
     assert all(neutralise(expected(v)) == expected(v) for v in (subject, mail_from))
+
+
+# -- the same message in both summaries ----------------------------------------
+
+
+def test_a_bidi_override_is_kept_in_json_and_shown_as_an_escape_on_the_text_line(
+        tmp_path) -> None:
+    """`invoice<U+202E>fdp.exe` shows as `invoiceexe.pdf` on a terminal: the text line
+    writes the override as `\\u202e`, the JSON record keeps the character itself, so a
+    program reading the record gets the name that was sent."""
+    name = "invoice\u202efdp.exe"
+    disposition = "attachment; filename*=utf-8''invoice%E2%80%AEfdp.exe"
+    body = multipart("B", [text_part("see attached"),
+                           attachment_part(disposition, b"MZ", content_type="application/pdf")])
+    message = message_from_bytes(b"From: a@example.org\r\nSubject: bill\r\n" + body,
+                                 Envelope(mail_from="<a@example.org>",
+                                          rcpt_to=["<b@example.com>"]))
+    assert [a.name for a in message.attachments] == [name]
+    text_log, json_log = tmp_path / "summary.log", tmp_path / "summary.jsonl"
+    rules = tmp_path / "rules.d"
+    rules.mkdir()
+    (rules / "both.rules").write_text(f'rule "both" {{ log-summary "{text_log}"\n'
+                                      f'  log-summary "{json_log}" format json }}\n')
+    loaded = load_rules(rules)
+    assert loaded.ok, loaded.diagnostics
+    spool = Spool(tmp_path / "spool")
+    spool.create()
+    recorder = Recorder(loaded.rules, Sinks(), spool, Deliverer(spool, DeliverySettings()))
+    try:
+        recorder.record(message)
+    finally:
+        recorder.sinks.close_all()
+
+    [line] = text_log.read_text(encoding="utf-8").splitlines()
+    assert "\tfile=invoice\\u202efdp.exe\t" in line
+    assert "\u202e" not in line
+    [record] = json_log.read_text(encoding="utf-8").splitlines()
+    assert json.loads(record)["attachments"][0]["name"] == name

@@ -176,6 +176,7 @@ def test_a_taken_metrics_port_stops_the_start(tmp_path: Path) -> None:
             [sys.executable, "-m", "mailspy", "run", "-p", f"inet:{free_port()}@127.0.0.1",
              "-d", str(rules), "-f", str(tmp_path / "s2.log"), "--spool-dir",
              str(tmp_path / "spool2"), "--runtime-dir", str(tmp_path / "run2"),
+             "--shadow-log", str(tmp_path / "shadow2.jsonl"),  # never the host's log dir
              "--metrics-listen", taken], capture_output=True, text=True, timeout=60)
     finally:
         daemon.stop()

@@ -29,8 +29,11 @@ class MTA(Protocol):
     smtp_port: int
 
     def send(self, sender: str, recipients: str | Iterable[str], message: bytes | str, *,
-             timeout: float = 10.0, helo: str = "client.test") -> SendResult:
-        """One SMTP transaction; raises SmtpRejected on a refusal (4xx: a tempfail)."""
+             timeout: float = 10.0, helo: str = "client.test",
+             login: tuple[str, str] | None = None) -> SendResult:
+        """One SMTP transaction, after SMTP AUTH when `login` is (user, password: the MTA
+        must have been started with sasl_users); raises SmtpRejected on a refusal (4xx:
+        a tempfail)."""
         ...
 
     def submit_locally(self, sender: str, recipients: str | Iterable[str],

@@ -8,7 +8,8 @@ instance does it otherwise). Each instance gets its own folder under /tmp holdin
 message into a file the test reads. sendmail runs as ``sendmail -bD`` in its own UTS and
 mount namespace, where the host name has a dot (else it sleeps 60 s at start), /etc/hosts
 names it, and /dev/log is a datagram socket this module reads into the instance's
-``maillog`` file. Stopping signals its whole process group. No pytest in here: benchmarks
+``maillog`` file; with SMTP AUTH users, its own Cyrus SASL folder is mounted there on
+/usr/lib/sasl2. Stopping signals its whole process group. No pytest in here: benchmarks
 import it too.
 """
 
@@ -26,7 +27,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -37,6 +38,7 @@ from .postfix import (
     crlf,
     free_port,
     is_listening,
+    make_sasl_files,
     public_tmpdir,
     smtp_send,
     smtp_transaction,
@@ -198,10 +200,20 @@ tmp="{folder}/.tmp.$$"
 cat > "$tmp" && mv "$tmp" "{folder}/$(date +%s%N).$$.$(printf %s "$1" | tr / _)"
 """
 
+# SMTP AUTH PLAIN and LOGIN (sendmail offers neither by default), trusted for relaying.
+SASL_MC = ("define(`confAUTH_MECHANISMS', `PLAIN LOGIN')dnl\n"
+           "TRUST_AUTH_MECH(`PLAIN LOGIN')dnl\n")
+# sendmail empties its environment, so Cyrus SASL's SASL_CONF_PATH never reaches it: it
+# looks for Sendmail.conf in /etc/sasl2, /etc/sasl, the plugin folder, then /usr/lib/sasl2
+# (seen with strace). An instance with users mounts its own folder on /usr/lib/sasl2,
+# which exists, inside its mount namespace: nothing is written outside the instance.
+SASL_DIR = "/usr/lib/sasl2"
+SASL_MOUNT = f"mount --bind {{base}}/sasl2 {SASL_DIR}\n"
+
 START_SH = """\
 hostname {hostname}
 mount --bind {base}/hosts /etc/hosts
-for name in {devices}; do mount --bind /dev/$name {base}/dev/$name; done
+{sasl_mount}for name in {devices}; do mount --bind /dev/$name {base}/dev/$name; done
 mount --bind {base}/dev /dev
 LD_LIBRARY_PATH={root}/{libs} exec {root}/{sendmail} -C {base}/sendmail.cf -bD {flags}
 """
@@ -223,7 +235,8 @@ class PrivateSendmail:
     "local:/path") or None; ``milter_flags`` is its ``F=`` ("T" in tests, so a dead milter
     tempfails MAIL FROM instead of being skipped) and ``milter_timeouts`` its ``T=``.
     ``mc`` adds lines to the .mc (macro lists, options). ``transcript`` records every
-    SMTP exchange to BASE/transcript (``-X``).
+    SMTP exchange to BASE/transcript (``-X``). ``sasl_users`` (login -> password) turns
+    SMTP AUTH on, with a sasldb of the instance's own (SASL_MC, SASL_MOUNT).
     """
 
     name = "sendmail"
@@ -235,6 +248,7 @@ class PrivateSendmail:
         milter_flags: str = "T",
         milter_timeouts: str = "S:30s;R:30s;E:5m",
         mc: str = "",
+        sasl_users: Mapping[str, str] | None = None,
         smtp_port: int | None = None,
         keep_dir: bool = False,
         start_timeout: float = 20.0,
@@ -244,6 +258,7 @@ class PrivateSendmail:
         self.milter_flags = milter_flags
         self.milter_timeouts = milter_timeouts
         self.extra_mc = mc
+        self.sasl_users = dict(sasl_users or {})
         self.smtp_port = smtp_port or free_port()
         self._fixed_port = smtp_port is not None
         self.keep_dir = keep_dir
@@ -279,7 +294,8 @@ class PrivateSendmail:
         """The sendmail.mc this instance runs with."""
         milters = milter_line(self.milter, self.milter_flags, self.milter_timeouts) \
             if self.milter else ""
-        return mc_text(self._require_base(), self.smtp_port, milters, self.extra_mc)
+        sasl = SASL_MC if self.sasl_users else ""
+        return mc_text(self._require_base(), self.smtp_port, milters, sasl + self.extra_mc)
 
     # -- life cycle -----------------------------------------------------------------
     def start(self) -> PrivateSendmail:
@@ -320,6 +336,10 @@ class PrivateSendmail:
         deliver = base / "deliver.sh"
         deliver.write_text(DELIVER_SH.format(folder=base / "delivered"))
         deliver.chmod(0o755)
+        if self.sasl_users:
+            make_sasl_files(base / "sasl2", self.sasl_users, HOSTNAME,
+                            conf_name="Sendmail.conf", sasldb_path=f"{SASL_DIR}/sasldb2",
+                            owner=None)
         (base / "sendmail.mc").write_text(self.mc())
         # as docs/install.md says: m4 /usr/share/sendmail/cf/m4/cf.m4 sendmail.mc > sendmail.cf
         done = subprocess.run(
@@ -331,9 +351,10 @@ class PrivateSendmail:
             raise SendmailError(f"m4 exited {done.returncode}:\n{done.stderr.decode()}")
         (base / "sendmail.cf").write_bytes(done.stdout)
         flags = f"-X {base}/transcript" if self.transcript else ""
+        sasl_mount = SASL_MOUNT.format(base=base) if self.sasl_users else ""
         (base / "start.sh").write_text(START_SH.format(
             hostname=HOSTNAME, base=base, devices=" ".join(DEVICES), root=root, libs=LIBS,
-            sendmail=SENDMAIL, flags=flags))
+            sendmail=SENDMAIL, flags=flags, sasl_mount=sasl_mount))
 
     def _open_log(self) -> None:
         """/dev/log inside the namespace: a datagram socket drained by a thread, because a
@@ -546,11 +567,13 @@ class PrivateSendmail:
         *,
         timeout: float = 10.0,
         helo: str = "client.test",
+        login: tuple[str, str] | None = None,
     ) -> SendResult:
-        """Submit one message over SMTP. Raises SmtpRejected (with the code) when sendmail
-        refuses the connection, the sender, every recipient or the data."""
+        """Submit one message over SMTP, authenticated first when `login` is (user,
+        password). Raises SmtpRejected (with the code) when sendmail refuses the
+        connection, the login, the sender, every recipient or the data."""
         return smtp_send(self.smtp_port, sender, recipients, message, timeout=timeout,
-                         helo=helo)
+                         helo=helo, login=login)
 
     def submit_locally(
         self, sender: str, recipients: str | Iterable[str], message: bytes | str, *,

@@ -391,7 +391,8 @@ def test_unix_socket_is_0660_and_the_daemon_runs_as_the_user(
     os.chown(logs, account.pw_uid, account.pw_gid)
     summary = logs / "s.log"
     path = socket_dir / "mailspy.sock"
-    argv = run_argv(tmp_path, f"unix:{path}",
+    # the rules where the user can read them too: a reload reads them as that user
+    argv = run_argv(socket_dir, f"unix:{path}",
                     f'rule "a" {{ log-summary archive-to-maildir "{archive_parent}/md" }}',
                     "-u", "postfix", "-f", str(summary), spool=socket_dir / "spool")
     milter = milter_factory(argv, socket_path=path, output=tmp_path / "mailspy.out")
@@ -497,15 +498,16 @@ def test_a_member_inside_a_zip_is_matched_and_recorded_as_json(setup: Setup, tmp
                and len(os.listdir(quarantine / "new")) == 1)
 
 
-def assert_client_and_queue_id(record: dict, sent: SendResult, mta_name: str) -> None:
+def assert_client_and_queue_id(record: dict, sent: SendResult, mta_name: str,
+                               auth_user: str = "") -> None:
     """The connection's fields and the queue id in a JSON record, as each MTA tells them:
     Postfix (no reverse lookups here) names an unknown client [ADDRESS], sendmail found
-    127.0.0.1 in its hosts file."""
+    127.0.0.1 in its hosts file; `auth_user` is the SMTP AUTH login, "" for none."""
     assert sent.queue_id and record["queue_id"] == sent.queue_id
     assert record["client_address"] == "127.0.0.1"
     assert record["client_name"] == {"postfix": "[127.0.0.1]", "sendmail": "localhost"}[mta_name]
     assert record["helo"] == "client.test"
-    assert record["auth_user"] == ""
+    assert record["auth_user"] == auth_user
 
 
 def test_a_list_file_is_read_again_on_sighup(setup: Setup) -> None:

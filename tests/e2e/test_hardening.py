@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.disks import fill
+from tests.unprivileged import NOBODY, public_dir
 
 from .mta import hook_kwargs
 from .postfix import free_port
@@ -227,3 +228,44 @@ def test_a_maildir_whose_parent_is_missing_is_reported_at_the_start(setup: Setup
     setup.signal(signal.SIGHUP)  # picks up the retry at once
     eventually(lambda: (archive / "new").exists() and len(os.listdir(archive / "new")) == 1)
     assert postfix.count_deferred() == 0
+
+
+@pytest.mark.parametrize("closed", ["file", "directory"])
+def test_rules_the_run_user_cannot_read_stop_the_start(tmp_path: Path, closed: str) -> None:
+    """Root can read a rules file its run user cannot; started anyway, every reload
+    (made as that user) would be refused. The start reads the rules as that user too."""
+    if os.geteuid() != 0:
+        pytest.skip("dropping privileges needs root")
+    with public_dir() as base:
+        logs, rules = base / "logs", base / "rules.d"
+        logs.mkdir()
+        shutil.chown(logs, NOBODY)
+        rules.mkdir()
+        (rules / "10-all.rules").write_text(f'rule "all" {{ log-summary "{logs}/summary" }}\n')
+        (rules / "10-all.rules").chmod(0o600 if closed == "file" else 0o644)
+        rules.chmod(0o755 if closed == "file" else 0o700)
+        done = subprocess.run(
+            [sys.executable, "-m", "mailspy", "run", "-p", f"unix:{base}/milter",
+             "-u", NOBODY, "-d", str(rules), "--spool-dir", str(base / "spool"),
+             "--runtime-dir", str(base / "run")],
+            capture_output=True, text=True, timeout=60)
+        (rules / "10-all.rules").chmod(0o644)
+        rules.chmod(0o755)
+        readable = _start_as_nobody(base, tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    named = f"{rules}/10-all.rules" if closed == "file" else f"rules directory {rules}"
+    assert named in done.stderr and "Permission denied" in done.stderr
+    assert f"mailspy check-rules --user {NOBODY} -d {rules}" in done.stderr
+    assert "listening" not in done.stderr
+    assert readable.returncode == 1 and "Traceback" not in readable.stderr
+    assert (f"user {NOBODY} cannot use the spool {tmp_path}/spool: Permission denied"
+            in readable.stderr)
+
+
+def _start_as_nobody(base: Path, spool_parent: Path) -> subprocess.CompletedProcess[str]:
+    """A start whose spool lies in root's own 0700 folder: nobody cannot reach it."""
+    return subprocess.run(
+        [sys.executable, "-m", "mailspy", "run", "-p", f"unix:{base}/milter2", "-u", NOBODY,
+         "-d", str(base / "rules.d"), "--spool-dir", str(spool_parent / "spool"),
+         "--runtime-dir", str(base / "run2")],
+        capture_output=True, text=True, timeout=60)

@@ -69,7 +69,7 @@ def test_the_documented_hookup_records_mail_and_lets_it_flow_when_mailspy_stops(
 
     # the page's user does not exist here: postfix is a system user that does
     args = ["postfix" if arg == "mailspy" else arg for arg in shlex.split(ours(run))[2:]]
-    rules = tmp_path / "rules.d"
+    rules = run_socket_dir / "rules.d"  # where the run user can read it, as in /etc
     rules.mkdir()
     (rules / "all.rules").write_text('rule "all" { log-summary }')
     logs = run_socket_dir / "log"  # like /var/log/mailspy: the user's, opened after the drop

@@ -130,3 +130,22 @@ def test_relay_to_smtp_sink(postfix_factory: PostfixFactory) -> None:
         postfix.wait_for(1)
         assert f"relay=127.0.0.1[127.0.0.1]:{sink.port}" in postfix.maillog()
         assert any(b"Subject: harness 7" in dump for dump in sink.messages())
+
+
+def test_smtp_auth_checks_the_instances_own_sasldb(postfix_factory: PostfixFactory) -> None:
+    before = etc_postfix_snapshot()
+    postfix = postfix_factory(sasl_users={"alice": "right"})
+    postfix.send("a@x.test", "b@y.test", MESSAGE % (0, 0), login=("alice", "right"))
+    with pytest.raises(SmtpRejected) as refused:
+        postfix.send("a@x.test", "b@y.test", MESSAGE % (1, 1), login=("alice", "wrong"))
+    assert (refused.value.stage, refused.value.code) == ("AUTH", 535)
+    postfix.wait_for(1)
+    assert "sasl_method=PLAIN, sasl_username=alice" in postfix.maillog()
+    assert (postfix.sasl_dir / "sasldb2").exists()
+    assert etc_postfix_snapshot() == before
+
+
+def test_an_instance_without_users_offers_no_auth(postfix_factory: PostfixFactory) -> None:
+    postfix = postfix_factory()
+    with pytest.raises(SmtpRejected, match="offers no AUTH"):
+        postfix.send("a@x.test", "b@y.test", MESSAGE % (0, 0), login=("alice", "right"))

@@ -17,7 +17,7 @@ from .postfix import (
     free_port,
     null_milter_argv,
 )
-from .sendmail import PrivateSendmail, SendmailError, _group_members
+from .sendmail import SASL_DIR, PrivateSendmail, SendmailError, _group_members
 
 pytestmark = pytest.mark.sendmail
 
@@ -139,3 +139,19 @@ def test_stop_ends_every_process_and_leaves_the_host_alone(
     sendmail.stop()
     assert _group_members(pgid) == [] and not base.exists()
     assert "stat=Sent" in sendmail.maillog()  # the log outlives the instance
+
+
+def test_smtp_auth_checks_the_instances_own_sasldb_and_leaves_the_host_alone(
+    sendmail_factory: SendmailFactory,
+) -> None:
+    host_sasl = sorted(p.name for p in Path(SASL_DIR).iterdir())
+    sendmail = sendmail_factory(sasl_users={"alice": "right"})
+    sendmail.send("a@x.test", "b@y.test", MESSAGE % (0, 0), login=("alice", "right"))
+    with pytest.raises(SmtpRejected) as refused:
+        sendmail.send("a@x.test", "b@y.test", MESSAGE % (1, 1), login=("alice", "wrong"))
+    assert (refused.value.stage, refused.value.code) == ("AUTH", 535)
+    sendmail.wait_for(1)
+    assert "authid=alice, mech=PLAIN" in sendmail.maillog()
+    assert sorted(p.name for p in Path(SASL_DIR).iterdir()) == host_sasl  # mounted inside only
+    assert "Sendmail.conf" not in host_sasl
+

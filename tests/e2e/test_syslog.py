@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -168,7 +170,11 @@ def test_the_shipped_rsyslog_configurations_carry_records_to_a_file_per_host(
     finally:
         for server in servers:
             server.remove()
-    assert len(lines) == 2 and lines[1].endswith("queue=4TheEnd")
+    assert len(lines) == 2 and lines[1].endswith("\tqueue=4TheEnd")  # tabs, not #011
+    made = subprocess.run([sys.executable, "-m", "mailspy", "report", "-o",
+                           str(tmp_path / "site"), str(per_host)],
+                          capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0 and "2 messages from 2 lines" in made.stderr, made.stderr
     record = json.loads(lines[0])
     assert record["host"] == HOSTNAME and record["queue_id"] == "4FarAway1"
     assert record["recipients"] == ["bob@example.net", "x\r\ny@example.net"]

@@ -11,13 +11,13 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from bench.daemons import cpu_seconds, kill, start_mailspy
 from bench.milterclient import SMFIR_ACCEPT, Mail, MilterClient, deliver
+from tests.waiting import eventually
 
 HOSTILE_RULES = (
     'rule "hostile" {\n    when subject matches /^(a|aa)+$/\n    log-summary\n}\n'
@@ -73,15 +73,6 @@ class PendingMessage:
         self._client.close()
 
 
-def wait_until(condition, what: str, limit: float = 60.0) -> None:
-    """Poll for a condition; `limit` only stops a broken run from hanging."""
-    deadline = time.monotonic() + limit
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting until {what}")
-        time.sleep(0.02)
-
-
 @pytest.fixture
 def hostile_daemon(tmp_path: Path):
     rules = tmp_path / "rules.d"
@@ -100,9 +91,9 @@ def test_another_connection_is_answered_while_a_hostile_regex_runs(hostile_daemo
     busy_before = cpu_seconds(hostile_daemon.pid)
     hostile = PendingMessage(address, mail(HOSTILE_SUBJECT, "HOSTILE1"))
     try:
-        wait_until(hostile.eom_sent.is_set, "the hostile message's end-of-message is sent")
+        eventually(hostile.eom_sent.is_set, 60, 0.02, "the end-of-message of the hostile one")
         # the daemon is otherwise idle: CPU time it burns now is the hostile search
-        wait_until(lambda: cpu_seconds(hostile_daemon.pid) > busy_before + 0.5,
+        eventually(lambda: cpu_seconds(hostile_daemon.pid) > busy_before + 0.5, 60, 0.02,
                    "the daemon is busy matching the hostile subject")
         reply, _ = deliver(address, mail("Quarterly figures", "OTHER1"), timeout=60)
         assert reply.code == SMFIR_ACCEPT

@@ -178,7 +178,8 @@ def test_the_install_makes_the_user_the_directories_and_the_conffiles(
     assert os.readlink("/etc/systemd/system/multi-user.target.wants/mailspy.service") \
         == str(UNIT)
     assert Path("/usr/share/doc/mailspy/copyright").exists()
-    for doc in ("many-hosts.md", "report.md", "examples/mailspy.json",
+    for doc in ("many-hosts.md", "report.md", "privacy.md", "images/report-index.png",
+                "examples/mailspy.json",
                 "examples/mailspy-alerts.yml", "examples/mailspy-forward.conf",
                 "examples/mailspy-report.timer"):
         assert any(Path("/usr/share/doc/mailspy").glob(doc + "*")), doc

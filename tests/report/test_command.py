@@ -62,7 +62,7 @@ def test_missing_logs_are_skipped_unreadable_ones_fail_the_run(
         log: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert report("-o", tmp_path / "r1", log, tmp_path / "mailspy.1") == 0
     err = capsys.readouterr().err
-    assert "1 messages from 1 lines" in err and "mailspy.1: no such file (skipped)" in err
+    assert "1 message from 1 line" in err and "mailspy.1: no such file (skipped)" in err
     assert report("-o", tmp_path / "r2", log, tmp_path) == 1  # a folder given as a log
     err = capsys.readouterr().err
     assert "cannot open" in err

@@ -28,7 +28,7 @@ def test_the_service_runs_a_report_mailspy_accepts() -> None:
     assert argv[0] == INSTALLED
     args = build_parser().parse_args(argv[1:])
     assert args.command == "report" and args.history == "/var/www/mailspy"
-    assert args.logs == ["/var/log/mailspy", "/var/log/mailspy.1"]
+    assert args.logs == ["/var/log/mailspy/mailspy", "/var/log/mailspy/mailspy.1"]
     service = (CONTRIB / "mailspy-report.service").read_text()
     assert "ReadWritePaths=/var/www/mailspy" in service and "User=mailspy" in service
 

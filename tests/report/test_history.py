@@ -4,9 +4,18 @@ replaced by a smaller one, an index of the weeks, old weeks removed."""
 from __future__ import annotations
 
 import json
+import re
+from datetime import UTC
 from pathlib import Path
 
-from tests.report.helpers import MONDAY, line, read_page, report
+import pytest
+
+from mailspy.report.clock import Clock
+from mailspy.report.history import write_history
+from mailspy.report.run import Job
+from mailspy.report.select import Selection
+from mailspy.report.settings import Settings
+from tests.report.helpers import MONDAY, Page, line, read_page, report
 
 DAY, WEEK = 86400, 7 * 86400
 
@@ -90,3 +99,49 @@ def test_history_refuses_a_folder_of_other_things(tmp_path: Path, capsys) -> Non
     assert report("--history", tmp_path / "www", week_log(tmp_path / "l", MONDAY, 1)) == 2
     assert "holds no mailspy report" in capsys.readouterr().err
     assert sorted(p.name for p in (tmp_path / "www").iterdir()) == ["precious.txt"]
+
+
+def history_at(now: int, history: Path, *logs: Path) -> None:
+    """`mailspy report --history` run at `now` (the clock the index reads "this week"
+    from), in UTC, keeping every week."""
+    job = Job([str(log) for log in logs], Settings(), Selection(), Clock(UTC), now=now)
+    write_history(job, history, keep_weeks=0)
+
+
+BAR = re.compile(r'<rect class="bar" x="[^"]*" y="[^"]*" width="[^"]*" height="([^"]*)">'
+                 r"<title>([^<]*)</title></rect>")
+
+
+def bars(index: Page) -> list[tuple[str, float]]:
+    """The weekly chart's bars, left to right: (tooltip, height)."""
+    return [(title, float(height)) for height, title in BAR.findall(index.source)]
+
+
+def badged(index: Page) -> list[str]:
+    return [cells[0] for cells in index.rows[1:] if "this week so far" in cells[0]]
+
+
+def test_the_index_marks_this_week_and_charts_one_bar_per_week(tmp_path: Path) -> None:
+    log = tmp_path / "mailspy"
+    log.write_text(week_log(tmp_path / "w47", MONDAY - WEEK, 3).read_text()
+                   + week_log(tmp_path / "w48", MONDAY, 5).read_text())
+    history = tmp_path / "history"
+    wednesday = MONDAY + 2 * DAY + 10 * 3600  # in 2026-W48, after its five messages
+    history_at(wednesday, history, log)
+    index = read_page(history / "index.html")
+    assert [cells[0] for cells in index.rows[1:]] == ["2026-W48 this week so far", "2026-W47"]
+    assert badged(index) == ["2026-W48 this week so far"]
+    assert index.source.count('class="badge"') == 1
+    (w47, h47), (w48, h48) = bars(index)  # oldest first, one per week
+    assert (w47, w48) == ("2026-W47: 3 messages", "2026-W48: 5 messages")
+    assert h48 / h47 == pytest.approx(5 / 3, rel=0.01)
+    assert "Messages per week" in index.text
+
+    # a week later the week that ended is no longer "so far", and the new one has no
+    # report yet: no week carries the badge
+    history_at(wednesday + WEEK, history, tmp_path / "w48")
+    index = read_page(history / "index.html")
+    assert [cells[0] for cells in index.rows[1:]] == ["2026-W48", "2026-W47"]
+    assert badged(index) == [] and 'class="badge"' not in index.source
+    assert [title for title, _ in bars(index)] == ["2026-W47: 3 messages",
+                                                   "2026-W48: 5 messages"]

@@ -128,6 +128,28 @@ def test_pseudonyms_hide_people_and_keep_traffic(week: Path, tmp_path: Path) -> 
     assert "pseudonyms" in read_page(first / "index.html").text
 
 
+@pytest.mark.parametrize("hiding", ["--pseudonymize", "--only"])
+def test_a_report_that_hides_people_lists_no_broken_line(week: Path, tmp_path: Path,
+                                                         hiding: str) -> None:
+    """A line that cannot be read is counted and placed, never shown, when the report
+    hides people: it may hold any address and any subject."""
+    with week.open("a") as log:
+        log.write("26-11-23 10:00\ttime=soon\tfrom=<hidden.person@corp.example>\t"
+                  "subject=secret plans\n")
+        log.write('{"epoch": 1795000000, "sender": "jsonleak@corp.example",\n')
+    argument = tmp_path / ("key" if hiding == "--pseudonymize" else "list")
+    argument.write_bytes(b"k" * 32 if hiding == "--pseudonymize" else b"eve@out.example\n")
+    argument.chmod(0o600)
+    out = tmp_path / "r"
+    assert report("-o", out, hiding, argument, week) == 0
+    problems = read_page(out / "lists" / "problems.html").text
+    assert f"{week}:6" in problems and f"{week}:7" in problems
+    assert "time= is not a number" in problems and "not valid JSON" in problems
+    assert "withheld" in problems
+    for secret in ("hidden.person", "secret plans", "jsonleak", "soon"):
+        assert secret not in site_text(out), secret
+
+
 @pytest.mark.parametrize(("content", "mode", "message"), [
     (None, 0o600, "No such file"),
     (b"short", 0o600, "shorter than 16 bytes"),
