@@ -86,7 +86,8 @@ def test_a_shadow_rule_records_what_it_would_have_done(setup: Setup, tmp_path: P
     assert reloaded.returncode == 0, reloaded.stderr
     postfix.send("eve@example.org", ["bob@example.net"], ATTACHED)
     postfix.wait_for(5)
-    eventually(lambda: (quarantine / "new").is_dir()
+    # cur/ is the last of tmp/, new/ and cur/ that the action makes
+    eventually(lambda: (quarantine / "cur").is_dir()
                and len(mailbox.Maildir(quarantine, create=False)) == 1)
     assert len(lines(setup.summary)) == 3  # stopped now
     assert len(shadow_log.read_text().splitlines()) == 2
