@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from mailspy.actions.action import LOG, PATH, ActionType, Option, Options
-from mailspy.actions.clean import clean
+from mailspy.actions.clean import clean_each
 from mailspy.actions.logfile import LogFile, log_problem
 from mailspy.actions.privacy import KEEP, RECORD_OPTIONS, Privacy, privacy
 from mailspy.actions.summary_json import format_json_summary
@@ -42,14 +42,20 @@ def format_summary(message: Message, private: Privacy = KEEP) -> str:
     """
     stamp = _minute_stamp(int(message.received_at // 60))
     envelope = message.envelope
-    address = private.address
-    fields = [stamp, f"time={int(message.received_at)}",
-              f"from=<{clean(address(envelope.sender))}>"]
-    fields += [f"to=<{clean(address(rcpt))}>" for rcpt in envelope.recipients]
-    fields += [f"size={message.body_size}",
-               f"subject={clean(private.subject_of(message.subject))}"]
-    fields += [f"file={clean(private.name(a.name))}" for a in message.attachment_outline]
-    fields.append(f"queue={clean(envelope.queue_id)}")
+    sender, recipients, subject = envelope.sender, envelope.recipients, message.subject
+    names = [a.name for a in message.attachment_outline]
+    if private is not KEEP:
+        address = private.address
+        sender, subject = address(sender), private.subject_of(subject)
+        recipients = [address(rcpt) for rcpt in recipients]
+        names = [private.name(name) for name in names]
+    values = clean_each([sender, *recipients, subject, *names, envelope.queue_id])
+    after = len(recipients) + 1  # the subject's place
+    fields = [stamp, f"time={int(message.received_at)}", f"from=<{values[0]}>"]
+    fields += [f"to=<{rcpt}>" for rcpt in values[1:after]]
+    fields += [f"size={message.body_size}", f"subject={values[after]}"]
+    fields += [f"file={name}" for name in values[after + 1:-1]]
+    fields.append(f"queue={values[-1]}")
     return "\t".join(fields) + "\n"
 
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mailspy.actions.clean import clean, header_bytes, header_name_bytes
+from mailspy.actions.clean import clean, clean_each, header_bytes, header_name_bytes
 
 C0_ESCAPED = [c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D)]
 C1 = list(range(0x80, 0xA0))
@@ -160,3 +160,8 @@ def test_every_unicode_format_character_is_escaped():
                if unicodedata.category(chr(c)) == "Cf" and c not in escaped]
     assert missing == []
     assert all("\\u" in clean(chr(c)) or "\\U" in clean(chr(c)) for c in escaped)
+
+
+@given(st.lists(st.text(), max_size=6))
+def test_clean_each_is_clean_of_every_value(values: list[str]) -> None:
+    assert clean_each(list(values)) == [clean(value) for value in values]
