@@ -10,7 +10,7 @@ no-reply steps (mailspy marks most callbacks `@Milter.noreply`). This client
 - buffers what it sends until it needs an answer, as Postfix does, so a no-reply message
   goes out in a few large writes instead of one tiny segment per header;
 - sets TCP_NODELAY: otherwise Nagle and the milter's delayed ACK stall each round trip
-  by 40 ms (notes/postfix-e2e.md);
+  by 40 ms on every step that waits for an answer;
 - stops sending body chunks after SMFIR_SKIP, and ends a transaction (SMFIC_ABORT) when
   a step answers accept, reject, discard or tempfail.
 

@@ -26,7 +26,7 @@ class Sizes:
     postfix_sessions: tuple[int, ...] = (1, 4, 16)
     sendmail_messages: int = 200  # per repetition, through each sendmail
     sendmail_sessions: int = 4
-    message_size: int = 4_096  # body bytes, as notes/postfix-e2e.md measured
+    message_size: int = 4_096  # body bytes: a typical small office message
     reps: int = 3
     eval_small: int = 100
     eval_large: int = 10_000
@@ -34,7 +34,7 @@ class Sizes:
     eom_messages: int = 500  # per phase (without, then with the pipe)
     hostile_messages: int = 2_000  # per phase and repetition (without, then beside it)
     pipe_sleep: float = 10.0
-    huge_bytes: int = 100_000_000  # MB as the issue counts them, base64 as sent
+    huge_bytes: int = 100_000_000  # 100 MB (10^6 bytes each), base64 as sent
     check_rules: int = 10_000
     check_small: int = 100
     reload_rules: int = 20_000  # the daemon reloads these while messages flow
