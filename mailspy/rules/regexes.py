@@ -112,6 +112,7 @@ class RulePattern:
     flags: int  # re's flags from the letters after the closing slash
     on_empty: bool  # what re.search gives on the empty value
     warnings: tuple[tuple[int, str], ...] = field(default=())  # (offset, what re warns)
+    nested_repeat: bool = False  # a repeat of repeats, like (a+)+: see nested_repeat()
 
     @cached_property
     def engine(self) -> regex.Pattern[str]:
@@ -150,7 +151,8 @@ def compile_pattern(source: str, flags: int) -> RulePattern:
     if nesting(source) > MAX_NESTING:
         raise PatternError(_TOO_DEEP, 0)
     found = _warned(caught) if "{" in source or "[" in source else ()
-    return RulePattern(source, flags, checked.search("") is not None, found)
+    nested = nested_repeat(source, flags) if parsed is None else _nested_or_false(parsed)
+    return RulePattern(source, flags, checked.search("") is not None, found, nested)
 
 
 def _parsed_and_compiled(source: str, flags: int) -> tuple[Any, re.Pattern[str]]:
@@ -363,8 +365,12 @@ def nested_repeat(pattern: str, flags: int) -> bool:
     more than once, like `(a+)+` or `(\\w+\\s?)*`: the shape of catastrophic
     backtracking."""
     items = parse_regex(pattern, flags)
+    return items is not None and _nested_or_false(items)
+
+
+def _nested_or_false(items: Any) -> bool:
     try:
-        return items is not None and _nested(list(items))
+        return _nested(list(items))
     except Exception:  # a shape of the private parser's output we did not expect
         return False
 

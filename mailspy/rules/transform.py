@@ -35,7 +35,6 @@ from mailspy.rules.regexes import (
     REGEX_FLAGS,
     PatternError,
     compile_pattern,
-    nested_repeat,
     regex_flags,
     turkish_i,
 )
@@ -218,7 +217,7 @@ class RulesTransformer(Transformer[Token, Any]):
             self.diagnostics.append(warning(self._at(token, 1 + offset), (
                 f"{what.lower()}: this '{char}' is read as a plain character; write "
                 f"\\{char} to say so, as a later Python may read it otherwise")))
-        if nested_repeat(body, regex_flags(flags)):
+        if pattern.nested_repeat:
             self.diagnostics.append(warning(self._at(token), (
                 "a repeat inside a repeat, like (a+)+, can backtrack for minutes on a "
                 "crafted value; mailspy stops the search after --regex-timeout "
