@@ -96,7 +96,8 @@ class LineReader:
     def _own(self, match: re.Match[str]) -> Record | None:
         """A line in mailspy's own field order: one regular expression, no field loop."""
         stamp, exact, sender, to, size, subject, files, queue = match.groups()
-        if stamp not in self._stamps and self._stamp(stamp) is None:
+        known_stamp = self._stamps.get(stamp, False)
+        if (self._stamp(stamp) if known_stamp is False else known_stamp) is None:
             return None  # the general way says why
         known = self._addresses.get
         address = self.address
