@@ -42,22 +42,25 @@ def message_rows(records: Sequence[Record], stamp: Callable[[int], str],
                  links: Links) -> list[str]:
     """The `<tr>` of each record: date (the queue id as its tooltip), sender, the first
     recipients (and how many more), size, subject, attachments."""
-    escaped = _escaped(records)
+    escaped = iter(_escaped(records))
     known = links.known_addresses.get
     address = links.address
-    rows = []
-    for n, record in enumerate(records):
-        queue, subject, files = escaped[3 * n:3 * n + 3]
+    rows: list[str] = []
+    append = rows.append
+    for record, queue, subject, files in zip(records, escaped, escaped, escaped,
+                                                strict=True):
         recipients = record.recipients
         more = ""
-        if len(recipients) > RECIPIENTS_SHOWN:
-            more = _MORE.format(len(recipients) - RECIPIENTS_SHOWN)
-            recipients = recipients[:RECIPIENTS_SHOWN]
+        if len(recipients) == 1:
+            to: str = known(recipients[0]) or address(recipients[0])
+        else:
+            if len(recipients) > RECIPIENTS_SHOWN:
+                more = _MORE.format(len(recipients) - RECIPIENTS_SHOWN)
+                recipients = recipients[:RECIPIENTS_SHOWN]
+            to = ", ".join([known(r) or address(r) for r in recipients])
         sender = record.sender
         title = f' title="queue id {queue}"' if queue else ""
-        to = ", ".join([known(r) or address(r) for r in recipients])
-        rows.append(
-            f"<tr><td{title}>{stamp(record.epoch)}</td><td>{known(sender) or address(sender)}"
-            f"</td><td>{to}{more}</td><td>{human_size(record.size)}</td><td>{subject}</td>"
-            f"<td>{files}</td></tr>")
+        append(f"<tr><td{title}>{stamp(record.epoch)}</td><td>"
+               f"{known(sender) or address(sender)}</td><td>{to}{more}</td><td>"
+               f"{human_size(record.size)}</td><td>{subject}</td><td>{files}</td></tr>")
     return rows

@@ -162,6 +162,11 @@ class Tally:
             outgoing: Party = sender.domain  # type: ignore[assignment]
             outgoing.sent += 1
             outgoing.sent_size += size
+            kept = sender.rows  # a domain's rows are its addresses' (see settle)
+            kept.append(entry)
+            if len(kept) > trim_at:
+                kept.sort()
+                del kept[:-keep]
 
             recipients = record.recipients
             if len(recipients) == 1:
@@ -174,40 +179,48 @@ class Tally:
                 if party is sender:
                     sender.both += 1
                     sender.both_size += size
-                    parties: tuple[Party, ...] | set[Party] = (sender,)
                 else:
-                    parties = (sender, party)
+                    kept = party.rows
+                    kept.append(entry)
+                    if len(kept) > trim_at:
+                        kept.sort()
+                        del kept[:-keep]
                 if arriving is outgoing:
                     outgoing.both += 1
                     outgoing.both_size += size
                 if record.files:
                     self._files(record, sender, (party,), (arriving,))
             else:
-                received = {known(key) or new(key) for key in recipients}
-                arrivals = {p.domain for p in received}
+                received: list[Party] = []  # each once, however often it is named
+                for key in recipients:
+                    party = known(key) or new(key)
+                    if party in received:
+                        continue
+                    received.append(party)
+                    party.received += 1
+                    party.received_size += size
+                    if party is sender:
+                        sender.both += 1
+                        sender.both_size += size
+                    else:
+                        kept = party.rows
+                        kept.append(entry)
+                        if len(kept) > trim_at:
+                            kept.sort()
+                            del kept[:-keep]
+                arrivals: list[Party] = []
                 for party in received:
-                    party.received += 1
-                    party.received_size += size
-                for party in arrivals:  # type: ignore[assignment]
-                    party.received += 1
-                    party.received_size += size
-                if sender in received:
-                    sender.both += 1
-                    sender.both_size += size
-                if outgoing in arrivals:
-                    outgoing.both += 1
-                    outgoing.both_size += size
+                    arriving = party.domain  # type: ignore[assignment]
+                    if arriving in arrivals:
+                        continue
+                    arrivals.append(arriving)
+                    arriving.received += 1
+                    arriving.received_size += size
+                    if arriving is outgoing:
+                        outgoing.both += 1
+                        outgoing.both_size += size
                 if record.files:
-                    self._files(record, sender, received, arrivals)  # type: ignore[arg-type]
-                parties = received
-                parties.add(sender)
-
-            for party in parties:  # a domain's rows are its addresses' (see settle)
-                kept = party.rows
-                kept.append(entry)
-                if len(kept) > trim_at:
-                    kept.sort()
-                    del kept[:-keep]
+                    self._files(record, sender, received, arrivals)
 
             if record.rules:
                 rules.update(set(record.rules))
