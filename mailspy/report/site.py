@@ -111,10 +111,16 @@ class SiteDir:
         if folder not in self._folders:
             (self.root / folder).mkdir(mode=0o755, parents=True, exist_ok=True)
             self._folders.add(folder)
+        data = memoryview(text.encode("utf-8", "backslashreplace"))
+        # three system calls a file, no more: the writer thread takes the interpreter
+        # lock back after each one, and waits for it while the main thread renders
         descriptor = os.open(self.root / relative,
                              os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-        with os.fdopen(descriptor, "w", encoding="utf-8", errors="backslashreplace") as out:
-            out.write(text)
+        try:
+            while data:
+                data = data[os.write(descriptor, data):]
+        finally:
+            os.close(descriptor)
 
     def write_marker(self, data: dict[str, object]) -> None:
         self.write(self.marker, json.dumps(data, indent=1, sort_keys=True) + "\n")
