@@ -145,6 +145,19 @@ class SiteBuilder:
             end=end))
         self._held = None
 
+    def reserve_pages(self, done: Callable[[], bool]) -> int:
+        """Create the pages of the addresses linked so far, empty, until `done()`: what
+        this process would otherwise spend waiting for the other (see parts.py). Only
+        names already given are used, so no name is given in another order. How many."""
+        name = self.links.address_name
+        count = 0
+        for key in list(self.links.known_addresses):
+            if done():
+                break
+            self.out.reserve(f"a/{name(key)}")
+            count += 1
+        return count
+
     # -- writing --------------------------------------------------------------------
     def finish(self, site: SiteInfo, problems: list[Problem]) -> None:
         """Write every page but the log pages already written, and the marker."""

@@ -45,3 +45,41 @@ def test_a_failed_write_fails_the_site_and_leaves_no_descriptor(tmp_path: Path,
     out.discard()
     assert len(os.listdir("/proc/self/fd")) == before
     assert not (tmp_path / "site").exists()
+
+
+def test_a_reserved_file_is_created_empty_then_written_in_place(tmp_path: Path) -> None:
+    out = SiteDir(tmp_path / "site")
+    out.reserve("a/page.html")
+    reserved = out.root / "a" / "page.html"
+    assert reserved.read_bytes() == b""
+    out.write("a/page.html", TEXT)
+    out.write_marker({"messages": 1})
+    out.commit()
+    page = tmp_path / "site" / "a" / "page.html"
+    assert page.read_bytes() == TEXT.encode("utf-8", "backslashreplace")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert page.stat().st_mode & 0o777 == 0o644 & ~umask
+
+
+def test_a_file_is_reserved_once(tmp_path: Path) -> None:
+    out = SiteDir(tmp_path / "site")
+    out.reserve("a/page.html")
+    with pytest.raises(FileExistsError):
+        out.reserve("a/page.html")
+    out.discard()
+
+
+def test_a_reserved_file_swapped_for_a_link_is_not_followed(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("untouched")
+    out = SiteDir(tmp_path / "site")
+    out.reserve("a/page.html")
+    (out.root / "a" / "page.html").unlink()
+    (out.root / "a" / "page.html").symlink_to(victim)
+    out.pause()  # written at once: the failure is raised here
+    with pytest.raises(OSError) as raised:
+        out.write("a/page.html", TEXT)
+    assert raised.value.errno == errno.ELOOP
+    out.discard()
+    assert victim.read_text() == "untouched"
