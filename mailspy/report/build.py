@@ -14,15 +14,14 @@ from mailspy.report.charts import Chart, bar_chart
 from mailspy.report.clock import Clock
 from mailspy.report.pages import Links, Pages, SiteInfo
 from mailspy.report.records import Problem, Record
+from mailspy.report.rows import message_rows
 from mailspy.report.settings import Settings
 from mailspy.report.site import SiteDir
 from mailspy.report.split import write_shared
 from mailspy.report.tally import Party, Tally
-from mailspy.report.text import human_size
 
 __all__ = ["Settings", "SiteBuilder"]
 
-RECIPIENTS_SHOWN = 10  # per message row; the rest are counted ("and 40 more")
 PROBLEMS_SHOWN = 1_000
 INDEX_TOP = 10
 DOMAIN_MEMBERS = 200
@@ -90,11 +89,11 @@ class SiteBuilder:
         self.site = site  # header and footer of the log pages written on the way
         self.part, self.parts = part, parts
         self.tally = Tally(settings.keep)
-        self._pending: list[Record] = []
+        self._page_size = settings.page_size
+        self._current: list[Record | int] = []  # the page of the log being filled
         self._held: tuple[int, str, int, int, str, str] | None = None
-        self._seen = 0  # records of every part
         # (page number, first epoch, last epoch, messages) of every page of the log
-        self._pages: list[list[int]] = []
+        self._pages: list[tuple[int, int, int, int]] = []
 
     @property
     def log_pages(self) -> list[tuple[int, str, str, int]]:
@@ -103,62 +102,37 @@ class SiteBuilder:
 
     # -- reading --------------------------------------------------------------------
     def next_is_another_part(self) -> bool:
-        return (self._seen // self.settings.page_size) % self.parts != self.part
+        return len(self._pages) % self.parts != self.part
 
     def add(self, record: Record | int) -> None:
         """A record, or just the time of a record that another part renders."""
-        epoch = record if type(record) is int else record.epoch  # type: ignore[union-attr]
-        size = self.settings.page_size
-        index = self._seen
-        self._seen += 1
-        if index % size == 0:  # a page begins: the one before it has a successor
-            self.write_held(has_next=True)
-            self._pages.append([index // size + 1, epoch, epoch, 1])
-        else:
-            page = self._pages[-1]
-            page[2] = epoch
-            page[3] += 1
-        if (index // size) % self.parts == self.part:
-            self._pending.append(record)  # type: ignore[arg-type]
-            if len(self._pending) >= size:
-                self.flush()
-
-    def _row_items(self, records: list[Record]) -> list[tuple[Any, ...]]:
-        """What rows.html needs of each record; links are looked up, never rebuilt."""
-        links = self.links
-        known = links.known_addresses.get
-        address = links.address
-        stamp = self.clock.stamp
-        items = []
-        for record in records:
-            recipients = record.recipients
-            shown = recipients[:RECIPIENTS_SHOWN] if len(recipients) > RECIPIENTS_SHOWN \
-                else recipients
-            items.append((
-                stamp(record.epoch), record.queue,
-                known(record.sender) or address(record.sender),
-                ", ".join([known(r) or address(r) for r in shown]),
-                len(recipients) - len(shown), human_size(record.size), record.subject,
-                ", ".join(record.files)))
-        return items
+        current = self._current
+        if not current and self._held is not None:
+            self.write_held(has_next=True)  # a page begins: the one held has a successor
+        current.append(record)
+        if len(current) >= self._page_size:
+            self.flush()
 
     def flush(self) -> None:
-        """Render and count the records of this part's current page; hold the page
-        until it is known whether another follows."""
-        records, self._pending = self._pending, []
-        if not records:
+        """Close the page being filled: when it is this part's, render and count its
+        records, and hold it until it is known whether another page follows."""
+        items, self._current = self._current, []
+        if not items:
             return
-        html = self.pages.rows(self._row_items(records))
-        local = self.clock.local
-        size = self.settings.page_size
-        number = (self._seen - 1) // size + 1
-        first_sequence = (number - 1) * size + 1
-        entries = [(record.epoch, first_sequence + n, row)
-                   for n, (record, row) in enumerate(zip(records, html, strict=True))]
-        self.tally.add_batch(records, entries, [local(r.epoch) for r in records])
+        first, last = items[0], items[-1]
+        number = len(self._pages) + 1
+        self._pages.append((number, first if type(first) is int else first.epoch,  # type: ignore[union-attr]
+                            last if type(last) is int else last.epoch,  # type: ignore[union-attr]
+                            len(items)))
+        if (number - 1) % self.parts != self.part:
+            return
+        records: list[Record] = items  # type: ignore[assignment]  # this part's: all read
+        rows = message_rows(records, self.clock.stamp, self.links)
+        first_sequence = (number - 1) * self._page_size + 1
+        self.tally.add_batch(records, rows, first_sequence, self.clock.local)
         self.write_held(has_next=True)
         start, end = self.clock.stamp(records[0].epoch), self.clock.stamp(records[-1].epoch)
-        self._held = (number, "".join(html), first_sequence,
+        self._held = (number, "".join(rows), first_sequence,
                       first_sequence + len(records) - 1, start, end)
 
     def write_held(self, has_next: bool) -> None:
@@ -170,6 +144,19 @@ class SiteBuilder:
             rows=Markup(rows), has_next=has_next, first=first, last=last, start=start,
             end=end))
         self._held = None
+
+    def reserve_pages(self, done: Callable[[], bool]) -> int:
+        """Create the pages of the addresses linked so far, empty, until `done()`: what
+        this process would otherwise spend waiting for the other (see parts.py). Only
+        names already given are used, so no name is given in another order. How many."""
+        name = self.links.address_name
+        count = 0
+        for key in list(self.links.known_addresses):
+            if done():
+                break
+            self.out.reserve(f"a/{name(key)}")
+            count += 1
+        return count
 
     # -- writing --------------------------------------------------------------------
     def finish(self, site: SiteInfo, problems: list[Problem]) -> None:

@@ -47,15 +47,15 @@ class LineReader:
     def read(self, line: str) -> Record | str | None:
         """A record; a reason (str) when the line cannot be used; None for a blank line."""
         line = line.rstrip("\r\n")
+        own = _OWN.match(line)  # a line in mailspy's own layout starts with a date: no
+        if own is not None:     # blank line, no JSON object matches
+            record = self._own(own)
+            if record is not None:
+                return record
         if not line.strip():
             return None
         if line.lstrip().startswith("{"):
             return self._json(line)
-        own = _OWN.match(line)
-        if own is not None:
-            record = self._own(own)
-            if record is not None:
-                return record
         return self._text(line)
 
     def epoch_only(self, line: str) -> int | None:
@@ -96,15 +96,22 @@ class LineReader:
     def _own(self, match: re.Match[str]) -> Record | None:
         """A line in mailspy's own field order: one regular expression, no field loop."""
         stamp, exact, sender, to, size, subject, files, queue = match.groups()
-        if stamp not in self._stamps and self._stamp(stamp) is None:
+        epoch = self._stamps.get(stamp, False)
+        if (self._stamp(stamp) if epoch is False else epoch) is None:
             return None  # the general way says why
         known = self._addresses.get
         address = self.address
-        recipients = tuple(known(r) or address(r) for r in to.split("\tto=")[1:]) \
+        recipients = tuple([known(r) or address(r) for r in to.split("\tto=")[1:]]) \
             if to else ()
-        names = tuple(map(visible, files.split("\tfile=")[1:])) if files else ()
+        names: tuple[str, ...] = tuple(files.split("\tfile=")[1:]) if files else ()
+        queue = queue or ""
+        # what str.isprintable accepts, `visible` leaves as it is: a quicker test first
+        if not (subject.isprintable() and queue.isprintable()):
+            subject, queue = visible(subject), visible(queue)
+        if files and not files.replace("\t", " ").isprintable():
+            names = tuple(map(visible, names))
         return Record(int(exact), known(sender) or address(sender), recipients, int(size),
-                      visible(subject), names, (), (), visible(queue) if queue else "")
+                      subject, names, (), (), queue)
 
     def _text(self, line: str) -> Record | str:
         fields = line.split("\t")

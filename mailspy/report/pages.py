@@ -3,12 +3,8 @@
 Autoescape is on for every template: a subject, an address or a file name is
 text wherever it is shown. The few pieces of HTML built in Python (links to
 the page of an address or a domain) are built with `Markup.format`, which
-escapes what it is given in the same way.
-
-Message rows are rendered once each, in batches of a log page: one template
-call renders the batch, each row ending with a record separator (U+001E,
-which `text.visible` keeps out of every value), and the rows are kept apart
-so the pages of every address and domain in the message reuse them.
+escapes what it is given in the same way; the rows of messages, made once per
+message and shared by many pages, are built in rows.py with the same escaping.
 """
 
 from __future__ import annotations
@@ -109,7 +105,6 @@ class Pages:
         self.env.filters["size"] = human_size
         self.css = Markup(files("mailspy.report").joinpath("templates/style.css")
                           .read_text(encoding="utf-8"))
-        self._rows = self.env.get_template("rows.html")
         self._frame: tuple[SiteInfo | None, tuple[str, ...]] = (None, ())
 
     def render(self, template: str, *, site: SiteInfo, current: str,
@@ -135,9 +130,3 @@ class Pages:
         body = self.env.get_template(template).render(site=site, root="../", **context)
         shown = escape(title)
         return "".join((parts[0], shown, parts[1], shown, parts[2], body, parts[3]))
-
-    def rows(self, items: Sequence[tuple[Any, ...]]) -> list[str]:
-        """Each message row's HTML: items are (when, queue id, sender link, recipient
-        links, how many recipients are not shown, size, subject, files)."""
-        html = self._rows.render(rows=items)
-        return html.split(_SEPARATOR)[:len(items)]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import select
 import sys
 import traceback
 from collections.abc import Sequence
@@ -80,9 +81,13 @@ def finish_helper(builder: SiteBuilder, pipe: int) -> NoReturn:
 
 
 def collect(helper: Helper, builder: SiteBuilder) -> None:
-    """In the first process: merge what the helper counted; its pages are written."""
+    """In the first process: merge what the helper counted; its pages are written.
+    Until the helper has finished, the pages of addresses are created (empty)."""
     try:
-        with os.fdopen(helper.pipe, "rb") as source:
+        with os.fdopen(helper.pipe, "rb") as source:  # closed, whatever happens: a
+            poll = select.poll()                     # helper blocked writing then exits
+            poll.register(source, select.POLLIN)
+            builder.reserve_pages(lambda: bool(poll.poll(0)))
             counted = pickle.load(source)
     except (EOFError, pickle.UnpicklingError) as exc:
         raise OSError("the second process reading the logs failed; see the messages "

@@ -60,6 +60,7 @@ class SiteDir:
         check_target(target, marker)
         self.root = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
         self._folders: set[str] = {""}
+        self._reserved: set[str] = set()  # files created empty, to be written later
         self.files = 0
         self._pending: queue.Queue[tuple[str, str] | None] = queue.Queue(maxsize=64)
         self._failure: BaseException | None = None
@@ -95,6 +96,16 @@ class SiteDir:
         else:
             self._pending.put((relative, text))
 
+    def reserve(self, relative: str) -> None:
+        """Create a file, empty, that `write` fills later: creating a file is what costs
+        most on some filesystems, and this can be done while waiting for something
+        else. Created as `write` creates files; written later without creating it."""
+        if self._failure is not None:
+            raise self._failure
+        descriptor = self._create(relative)
+        os.close(descriptor)
+        self._reserved.add(relative)
+
     def _drain(self) -> None:
         while True:
             item = self._pending.get()
@@ -106,15 +117,29 @@ class SiteDir:
                 except BaseException as exc:  # raised in the main thread, by write or close
                     self._failure = exc
 
-    def _write_now(self, relative: str, text: str) -> None:
+    def _create(self, relative: str) -> int:
         folder, _, _ = relative.rpartition("/")
         if folder not in self._folders:
             (self.root / folder).mkdir(mode=0o755, parents=True, exist_ok=True)
             self._folders.add(folder)
-        descriptor = os.open(self.root / relative,
-                             os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-        with os.fdopen(descriptor, "w", encoding="utf-8", errors="backslashreplace") as out:
-            out.write(text)
+        return os.open(self.root / relative,
+                       os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+
+    def _write_now(self, relative: str, text: str) -> None:
+        data = memoryview(text.encode("utf-8", "backslashreplace"))
+        # three system calls a file, no more: the writer thread takes the interpreter
+        # lock back after each one, and waits for it while the main thread renders.
+        # A reserved file was created by this process in its own folder, which nobody
+        # else can write to: it is opened as it is (still never through a link).
+        if relative in self._reserved:
+            descriptor = os.open(self.root / relative, os.O_WRONLY | os.O_NOFOLLOW)
+        else:
+            descriptor = self._create(relative)
+        try:
+            while data:
+                data = data[os.write(descriptor, data):]
+        finally:
+            os.close(descriptor)
 
     def write_marker(self, data: dict[str, object]) -> None:
         self.write(self.marker, json.dumps(data, indent=1, sort_keys=True) + "\n")

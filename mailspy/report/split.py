@@ -1,11 +1,13 @@
 """Pages of addresses and domains written by several processes at once.
 
 After the pass over the logs, what is left is thousands of independent pages whose
-rows are all in memory: forked children each write their share, from the same memory
+rows are all in memory: a forked child writes its share, from the same memory
 (copy-on-write; the collector was frozen so it copies little), while this process
-writes its own. Creating thousands of files is mostly waiting on the filesystem, so
-more processes than CPUs still help. On one CPU, or for a small site, everything is
-written here.
+writes its own. Two processes, each writing as it renders, with no writer thread:
+creating a file takes the lock of its folder, so creating thousands of files in one
+folder goes one file at a time however many processes wait for it; while one process
+creates a file, the other renders its next page. On one CPU, or for a small site,
+everything is written here.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from mailspy.report.site import SiteDir
 __all__ = ["MINIMUM", "write_shared"]
 
 MINIMUM = 1_000  # pages: below this a fork costs more than it saves
-WAYS = 4  # processes writing pages, this one included: writing is mostly waiting
+WAYS = 2  # processes writing pages, this one included
 Item = TypeVar("Item")
 
 
@@ -33,7 +35,8 @@ def write_shared(items: Sequence[Item], write: Callable[[Item], None], out: Site
         for item in items:
             write(item)
         return
-    out.pause()  # no writer thread in the middle of a write when the process is copied
+    out.pause()  # no writer thread in the middle of a write when the process is copied;
+    # and none after it: each process writes as it renders (see above)
     sys.stdout.flush()
     sys.stderr.flush()
     children = []
@@ -44,7 +47,6 @@ def write_shared(items: Sequence[Item], write: Callable[[Item], None], out: Site
         children.append(pid)
     failed = []
     try:
-        out.resume()
         for item in items[0::ways]:
             write(item)
     finally:
@@ -60,10 +62,8 @@ def write_shared(items: Sequence[Item], write: Callable[[Item], None], out: Site
 def _child(items: Sequence[Item], write: Callable[[Item], None], out: SiteDir) -> NoReturn:
     status = 1
     try:
-        out.resume()
         for item in items:
             write(item)
-        out.pause()
         status = 0
     except BaseException:
         traceback.print_exc()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
@@ -124,11 +125,13 @@ class Tally:
         party = self.addresses[key] = Party(key, domain)
         return party
 
-    def add_batch(self, records: list[Record], entries: list[Entry],
-                  moments: list[int]) -> None:
-        """Count the records of one log page; `entries` are their rows, `moments` their
-        times in the report's zone (seconds since 1970-01-01 wall-clock). What can be
-        counted over the whole batch at once is, with the standard library's loops."""
+    def add_batch(self, records: list[Record], rows: list[str], first_sequence: int,
+                  local: Callable[[int], int]) -> None:
+        """Count the records of one log page: `rows` are their rows (kept on the pages of
+        their addresses and domains), numbered from `first_sequence`; `local` gives a time
+        in the report's zone (seconds since 1970-01-01 wall-clock). What can be counted
+        over the whole batch at once is, with the standard library's loops; the rest in
+        one loop, the common message (one recipient, no attachment) the short way."""
         if not records:
             return
         epochs = [r.epoch for r in records]
@@ -137,77 +140,114 @@ class Tally:
         self.last = high if self.last is None else max(self.last, high)
         self.messages += len(records)
         self.size += sum(map(_size, records))
+        moments = list(map(local, epochs))
         self.days.update([m // 86400 for m in moments])
         hours = self.hours
         for hour, count in Counter([m % 86400 // 3600 for m in moments]).items():
             hours[hour] += count
-        add = self.add
-        for record, entry in zip(records, entries, strict=True):
-            add(record, entry)
-
-    def add(self, record: Record, entry: Entry) -> None:
-        """Count one message for the addresses and domains it involves; `entry` is its
-        row, kept on their pages. The common message, one recipient, takes the short
-        way."""
-        size = record.size
-        files = len(record.files)
-        self.files += files
 
         known = self.addresses.get
-        sender = known(record.sender) or self._address(record.sender)
-        sender.sent += 1
-        sender.sent_size += size
+        new = self._address
+        keep, trim_at = self.keep, self._trim_at
+        biggest = self._biggest
+        rules = self.rules
+        sequence = first_sequence
+        for record, row in zip(records, rows, strict=True):
+            entry = (record.epoch, sequence, row)
+            sequence += 1
+            size = record.size
+            sender = known(record.sender) or new(record.sender)
+            sender.sent += 1
+            sender.sent_size += size
+            outgoing: Party = sender.domain  # type: ignore[assignment]
+            outgoing.sent += 1
+            outgoing.sent_size += size
+            kept = sender.rows  # a domain's rows are its addresses' (see settle)
+            kept.append(entry)
+            if len(kept) > trim_at:
+                kept.sort()
+                del kept[:-keep]
+
+            recipients = record.recipients
+            if len(recipients) == 1:
+                party = known(recipients[0]) or new(recipients[0])
+                party.received += 1
+                party.received_size += size
+                arriving: Party = party.domain  # type: ignore[assignment]
+                arriving.received += 1
+                arriving.received_size += size
+                if party is sender:
+                    sender.both += 1
+                    sender.both_size += size
+                else:
+                    kept = party.rows
+                    kept.append(entry)
+                    if len(kept) > trim_at:
+                        kept.sort()
+                        del kept[:-keep]
+                if arriving is outgoing:
+                    outgoing.both += 1
+                    outgoing.both_size += size
+                if record.files:
+                    self._files(record, sender, (party,), (arriving,))
+            else:
+                received: list[Party] = []  # each once, however often it is named
+                for key in recipients:
+                    party = known(key) or new(key)
+                    if party in received:
+                        continue
+                    received.append(party)
+                    party.received += 1
+                    party.received_size += size
+                    if party is sender:
+                        sender.both += 1
+                        sender.both_size += size
+                    else:
+                        kept = party.rows
+                        kept.append(entry)
+                        if len(kept) > trim_at:
+                            kept.sort()
+                            del kept[:-keep]
+                arrivals: list[Party] = []
+                for party in received:
+                    arriving = party.domain  # type: ignore[assignment]
+                    if arriving in arrivals:
+                        continue
+                    arrivals.append(arriving)
+                    arriving.received += 1
+                    arriving.received_size += size
+                    if arriving is outgoing:
+                        outgoing.both += 1
+                        outgoing.both_size += size
+                if record.files:
+                    self._files(record, sender, received, arrivals)
+
+            if record.rules:
+                rules.update(set(record.rules))
+            if len(biggest) < BIGGEST:
+                heapq.heappush(biggest, (size, -entry[1], entry, record.sender, record.subject))
+            elif size > biggest[0][0]:
+                heapq.heapreplace(biggest, (size, -entry[1], entry, record.sender,
+                                            record.subject))
+
+    def _files(self, record: Record, sender: Party, received: Iterable[Party],
+               arriving: Iterable[Party]) -> None:
+        """The attachments of a message: counted for the parties it involves (`received`
+        and `arriving` without duplicates), by extension and by declared type."""
+        files = len(record.files)
+        self.files += files
         sender.sent_files += files
         outgoing: Party = sender.domain  # type: ignore[assignment]
-        outgoing.sent += 1
-        outgoing.sent_size += size
         outgoing.sent_files += files
-
-        recipients = record.recipients
-        if len(recipients) == 1:
-            party = known(recipients[0]) or self._address(recipients[0])
-            parties: tuple[Party, ...] | set[Party] = (sender,) if party is sender \
-                else (sender, party)
-            received: tuple[Party, ...] | set[Party] = (party,)
-            arriving: tuple[Party, ...] | set[Party] = (party.domain,)  # type: ignore[assignment]
-        else:
-            received = {known(key) or self._address(key) for key in recipients}
-            arriving = {p.domain for p in received}  # type: ignore[misc]
-            parties = received | {sender}
         for party in received:
-            party.received += 1
-            party.received_size += size
             party.received_files += files
+            if party is sender:
+                sender.both_files += files
         for party in arriving:
-            party.received += 1
-            party.received_size += size
             party.received_files += files
-        if sender in received:
-            sender.both += 1
-            sender.both_size += size
-            sender.both_files += files
-        if outgoing in arriving:
-            outgoing.both += 1
-            outgoing.both_size += size
-            outgoing.both_files += files
-
-        keep, trim_at = self.keep, self._trim_at
-        for party in parties:  # a domain's rows are its addresses' (see settle)
-            rows = party.rows
-            rows.append(entry)
-            if len(rows) > trim_at:
-                rows.sort()
-                del rows[:-keep]
-
-        if files:
-            self._attachments(record)
-        if record.rules:
-            self.rules.update(set(record.rules))
-        biggest = self._biggest
-        if len(biggest) < BIGGEST:
-            heapq.heappush(biggest, (size, -entry[1], entry, record.sender, record.subject))
-        elif size > biggest[0][0]:
-            heapq.heapreplace(biggest, (size, -entry[1], entry, record.sender, record.subject))
+            if party is outgoing:
+                outgoing.both_files += files
+        self._attachments(record)
 
     def _attachments(self, record: Record) -> None:
         seen_extensions = set()
@@ -238,18 +278,31 @@ class Tally:
 
         Every message of an address is a message of its domain, so among a domain's
         newest `keep` messages, those of any of its addresses are among that address's
-        newest `keep` too: the addresses' kept rows hold all the domain's newest."""
-        gathered: dict[int, dict[int, Entry]] = {}
+        newest `keep` too: the addresses' kept rows hold all the domain's newest. They are
+        merged newest first until the domain has `keep` (a message of two of its
+        addresses is one row: the same entry, next to itself in the merge)."""
+        keep = self.keep
+        members: dict[int, list[list[Entry]]] = {}
         owners: dict[int, Party] = {}
         for party in self.addresses.values():
+            rows = party.rows
+            rows.sort()
+            del rows[:-keep]
             domain = party.domain
             assert domain is not None
             owners[id(domain)] = domain
-            bucket = gathered.setdefault(id(domain), {})
-            for entry in party.rows:
-                bucket[entry[1]] = entry
-        for key, bucket in gathered.items():
-            owners[key].rows = sorted(bucket.values())[-self.keep:]
+            members.setdefault(id(domain), []).append(rows)
+        for key, lists in members.items():
+            newest: list[Entry] = []
+            previous = None
+            for entry in heapq.merge(*map(reversed, lists), reverse=True):
+                if entry != previous:
+                    newest.append(entry)
+                    if len(newest) == keep:
+                        break
+                previous = entry
+            newest.reverse()
+            owners[key].rows = newest
 
     # -- two processes ------------------------------------------------------------------
     def export(self) -> dict[str, Any]:

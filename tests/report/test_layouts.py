@@ -127,6 +127,16 @@ def test_lines_that_are_not_records_say_why(text: str, reason: str) -> None:
     assert isinstance(result, str) and result.startswith(reason), result
 
 
+def test_a_line_with_a_bad_date_is_a_problem_every_time_it_is_read() -> None:
+    """Dates are remembered: one that did not parse must not pass the second time."""
+    reader = LineReader()
+    bad = line(EPOCH, "a@x.example", ["b@y.example"]).replace("26-11-26 14:03",
+                                                               "26-13-45 99:99")
+    assert [reader.read(bad) for _ in range(3)] == ["no date (YY-MM-DD HH:MM) at the start "
+                                                   "of the line"] * 3
+    assert reader.epoch_only(bad) is None
+
+
 def test_blank_lines_are_neither_records_nor_problems() -> None:
     assert LineReader().read("\n") is None and LineReader().read("  \r\n") is None
 
