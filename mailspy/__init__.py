@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as _installed
-
 
 def version() -> str:
-    """The installed version, or "(source)" when run from a checkout."""
+    """The installed version, or "(source)" when run from a checkout. importlib.metadata
+    is imported here, not with the package: it takes longer than many commands run."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
     try:
-        return _installed("mailspy")
+        return installed("mailspy")
     except PackageNotFoundError:
         return "(source)"

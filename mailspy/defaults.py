@@ -18,3 +18,4 @@ PRIVACY_KEY = "/etc/mailspy/privacy.key"  # the key of hashed values in records
 SPOOL_DIR = "/var/spool/mailspy"
 RUNTIME_DIR = "/run/mailspy"  # the control socket (systemd: RuntimeDirectory=mailspy)
 CONTROL_SOCKET = "control"  # in the runtime directory
+REGEX_TIMEOUT = 0.1  # seconds a rule's regex may search: a hundred times a sane one's need

@@ -13,11 +13,9 @@ import pwd
 import sys
 
 from mailspy import defaults
-from mailspy.daemon.socketspec import SocketSpecError, parse_socket
-from mailspy.rules.compile import Defaults
-from mailspy.rules.regexes import DEFAULT_TIMEOUT
-from mailspy.rules.running import RulesConfig
-from mailspy.spool.deliver import DeliverySettings
+from mailspy.spool.settings import DeliverySettings
+
+DEFAULT_TIMEOUT = defaults.REGEX_TIMEOUT
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -156,8 +154,12 @@ def _id(name: str | None, database: str) -> int | None:
 
 
 def main(args: argparse.Namespace) -> int:
+    # the daemon's modules only for the daemon: every other command starts without them
     from mailspy.daemon.metrics import ListenError, parse_listen
     from mailspy.daemon.service import Options, SocketAccess, run
+    from mailspy.daemon.socketspec import SocketSpecError, parse_socket
+    from mailspy.rules.compile import Defaults
+    from mailspy.rules.running import RulesConfig
 
     try:
         socket = parse_socket(args.socket)

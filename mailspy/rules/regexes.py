@@ -29,10 +29,12 @@ from typing import Any
 
 import regex
 
+from mailspy import defaults
+
 REGEX_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}
 _ENGINE_FLAGS = {re.IGNORECASE: regex.IGNORECASE, re.MULTILINE: regex.MULTILINE,
                  re.DOTALL: regex.DOTALL}
-DEFAULT_TIMEOUT = 0.1  # seconds: a hundred times what a sane pattern needs on a header
+DEFAULT_TIMEOUT = defaults.REGEX_TIMEOUT  # seconds: a hundred times what a sane pattern needs
 PER_MESSAGE = 10  # a message's searches may take this many timeouts in all
 # The engine writes out a repeat's required copies (x{1000000} costs it 260 MB and a
 # second to compile; re keeps a count): more than this many in one pattern is refused.

@@ -19,29 +19,18 @@ import threading
 import time
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 from mailspy.actions.action import CopyContext, CopyResult
 from mailspy.actions.registry import ACTIONS
 from mailspy.message.model import Message
 from mailspy.spool.entry import DEAD, DONE, PENDING, Job, Meta, UnreadableEntryError, read_meta
+from mailspy.spool.settings import DeliverySettings
 from mailspy.spool.store import DEAD_DIR, QUEUE, Spool
 from mailspy.supervise import supervised
 
+__all__ = ["Deliverer", "DeliverySettings", "run_copy"]
+
 log = logging.getLogger("mailspy")
-
-
-
-@dataclass(frozen=True)
-class DeliverySettings:
-    workers: int = 4
-    per_target: int = 2
-    pipe_timeout: float = 30.0
-    retry_base: float = 60.0
-    retry_max: float = 3600.0
-    max_attempts: int = 10
-    max_age: float = 5 * 86400.0
-    scan_interval: float = 30.0
 
 
 def run_copy(job: Job, message: Message, key: str, settings: DeliverySettings,
