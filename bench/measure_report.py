@@ -14,7 +14,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,25 +40,35 @@ def htmlspy_source() -> Path | None:
     return candidate if candidate.is_file() and shutil.which("perl") else None
 
 
+# Linux keeps a process's peak resident memory across exec, so a program started from
+# the bench would count the bench's own memory (the log it generated) as its peak. A
+# small Python process starts the program instead and reports, on its last line of
+# standard error, the program's wall time and the peak of that child alone.
+TIMED = ("import resource, subprocess, sys, time\n"
+         "began = time.perf_counter()\n"
+         "code = subprocess.call(sys.argv[1:])\n"
+         "seconds = time.perf_counter() - began\n"
+         "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+         "print(f'{seconds} {peak}', file=sys.stderr)\n"
+         "sys.exit(code)\n")
+
+
 def measured(argv: list[str], *, stdin: Path | None = None, cwd: Path | None = None,
              what: str) -> Run:
-    """Wall time and peak RSS (ru_maxrss of this child alone, from wait4)."""
+    """Wall time and peak RSS of the program alone (see TIMED)."""
     source = open(stdin, "rb") if stdin else None  # noqa: SIM115 - closed below
     try:
-        began = time.perf_counter()
-        process = subprocess.Popen(argv, stdin=source or subprocess.DEVNULL, cwd=cwd,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        assert process.stderr is not None
-        errors = process.stderr.read()
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - began
-        process.returncode = os.waitstatus_to_exitcode(status)
+        process = subprocess.run([sys.executable, "-c", TIMED, *argv],
+                                 stdin=source or subprocess.DEVNULL, cwd=cwd,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
     finally:
         if source:
             source.close()
+    errors = process.stderr.decode("utf-8", "replace")
     if process.returncode != 0:
         raise RuntimeError(f"{what} exited {process.returncode}: {errors[-2000:]!r}")
-    return Run(seconds, usage.ru_maxrss * 1024 / MB)
+    seconds, peak = errors.rstrip("\n").rsplit("\n", 1)[-1].split()
+    return Run(float(seconds), int(peak) * 1024 / MB)
 
 
 def mailspy_report(log: Path, out: Path) -> Run:
