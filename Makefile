@@ -43,11 +43,11 @@ test: deps sendmail deb
 sendmail: deps
 	$(PY) -m tests.e2e.sendmail
 
-# What a contributor runs after each change: no MTA, nothing marked slow.
+# What a contributor runs after each change: no MTA, nothing marked slow, on every core.
 test-fast: deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
-	$(PY) -m pytest -q -m "not postfix and not sendmail and not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n auto -m "not postfix and not sendmail and not slow" $(PYTEST_ARGS)
 
 # The daemon in the foreground with the repository's rules; every log and
 # Maildir lands under ./var/ (--root), the milter listens on loopback.

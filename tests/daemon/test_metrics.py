@@ -19,7 +19,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from mailspy.daemon.metrics import ListenError, RuleLoads, parse_listen
 from mailspy.milter.timing import BUCKETS, AnswerTimes
 from mailspy.rules.compile import RuleSet
-from tests.e2e.postfix import MilterProcess, free_port
+from tests.e2e.postfix import MilterProcess, free_port, is_listening
+from tests.waiting import eventually
 
 
 @pytest.mark.parametrize(("text", "scope", "wanted"), [
@@ -131,7 +132,11 @@ def start_daemon(tmp_path: Path, *extra: str) -> MilterProcess:
             "-d", str(rules), "-f", str(tmp_path / "s.log"), "--spool-dir",
             str(tmp_path / "spool"), "--runtime-dir", str(tmp_path / "run"),
             "--shadow-log", str(tmp_path / "shadow.jsonl"), *extra]
-    return MilterProcess(argv, port=port, output=tmp_path / "out").start()
+    daemon = MilterProcess(argv, port=port, output=tmp_path / "out").start()
+    if "--metrics-listen" in extra:  # bound just after the milter socket listens
+        metrics_port = int(extra[extra.index("--metrics-listen") + 1].rsplit(":", 1)[1])
+        eventually(lambda: is_listening(metrics_port), what="the metrics port listening")
+    return daemon
 
 
 def test_a_scrape_names_every_metric_by_the_conventions(tmp_path: Path) -> None:
