@@ -21,9 +21,11 @@ PYTEST_ARGS ?=
 # What `make deb` and `make man` need (docs/packaging.md): debhelper and
 # dh-python build the package, lintian checks it, pandoc writes
 # mailspy.rules(5), logrotate and systemd-analyze (in systemd) check the
-# installed snippet and unit, adduser makes the package's user.
+# installed snippet and unit, adduser makes the package's user, man (man-db,
+# not in a minimal Debian) renders the manual pages the package test reads.
 DEB_APT_PACKAGES := build-essential debhelper dh-python pybuild-plugin-pyproject \
-                    python3-all python3-hatchling lintian pandoc logrotate adduser systemd
+                    python3-all python3-hatchling lintian pandoc logrotate adduser systemd \
+                    man-db
 VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' pyproject.toml)
 DEB     := dist/mailspy_$(VERSION)_all.deb
 MAN     := build/man/mailspy.8 build/man/mailspy.rules.5
