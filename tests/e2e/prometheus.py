@@ -10,9 +10,7 @@ here.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -23,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .postfix import free_port, wait_pid_gone
+from .postfix import free_port, stop_process
 
 PROMETHEUS = shutil.which("prometheus") or ""
 PROMTOOL = shutil.which("promtool") or ""
@@ -119,12 +117,8 @@ class PrivatePrometheus:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        os.kill(process.pid, signal.SIGTERM)
-        if not wait_pid_gone(process.pid, 20):
-            os.kill(process.pid, signal.SIGKILL)
-        process.wait(5)
+        if process is not None:
+            stop_process(process, 20)
 
     def remove(self) -> None:
         self.stop()

@@ -13,9 +13,7 @@ here arrives intact at a collector nobody tuned. Started in the foreground
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -23,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .postfix import free_port, is_listening, wait_pid_gone
+from .postfix import free_port, is_listening, stop_process
 
 RSYSLOGD = shutil.which("rsyslogd", path="/usr/sbin:/usr/bin:/sbin") or ""
 
@@ -103,13 +101,16 @@ action(type="omfile" file="{self.output}" template="fields")
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True)
         deadline = time.monotonic() + timeout
-        while not (is_listening(self.tcp_port) and udp_listening(self.udp_port)
-                   and self.socket_path.is_socket()):
+        while not self.ready():
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"rsyslogd did not start:\n{self.log()}")
             time.sleep(0.05)
         return self
+
+    def ready(self) -> bool:
+        return (is_listening(self.tcp_port) and udp_listening(self.udp_port)
+                and self.socket_path.is_socket())
 
     def received(self) -> list[dict[str, Any]]:
         """Every message received so far, as rsyslog parsed it (`raw` as it came); a
@@ -127,12 +128,8 @@ action(type="omfile" file="{self.output}" template="fields")
     def stop(self) -> None:
         """SIGTERM by pid, then wait; the folder stays until `remove()`."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        os.kill(process.pid, signal.SIGTERM)
-        if not wait_pid_gone(process.pid, 10):
-            os.kill(process.pid, signal.SIGKILL)
-        process.wait(5)
+        if process is not None:
+            stop_process(process, 10)
 
     def remove(self) -> None:
         self.stop()
@@ -152,18 +149,5 @@ class ConfiguredRsyslog(PrivateRsyslog):
         work.mkdir(exist_ok=True)
         return f'global(workDirectory="{work}")\n{self.text}'
 
-    def start(self, timeout: float = 15.0) -> PrivateRsyslog:
-        conf = self.base / "rsyslog.conf"
-        conf.write_text(self.config())
-        with open(self.base / "rsyslogd.out", "ab") as out:
-            self.process = subprocess.Popen(
-                [RSYSLOGD, "-n", "-f", str(conf), "-i", str(self.pidfile)],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while not is_listening(self.tcp_port):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"rsyslogd did not start:\n{self.log()}")
-            time.sleep(0.05)
-        return self
+    def ready(self) -> bool:
+        return is_listening(self.tcp_port)
