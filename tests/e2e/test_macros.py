@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from .mta import MTAFactory
-from .postfix import MilterFactory, PostfixFactory, free_port
+from .postfix import MilterFactory, MilterProcess, PostfixFactory, free_port
 from .test_daemon import ENCODED, Setup, assert_client_and_queue_id
 
 MACRO_MILTER = Path(__file__).with_name("macro_milter.py")
@@ -37,6 +39,17 @@ EXPECTED_CONNECT = {
 }
 
 
+def macro_probe(milter_factory: MilterFactory,
+                tmp_path: Path) -> tuple[MilterProcess, Callable[[], list[dict[str, Any]]]]:
+    """The macro-noting milter on a free port, and what it has noted so far: one
+    record per SMTP step, with the macros the MTA sent at it."""
+    out = tmp_path / "notes.jsonl"
+    port = free_port()
+    probe = milter_factory([sys.executable, str(MACRO_MILTER), f"inet:{port}@127.0.0.1",
+                            str(out)], port=port)
+    return probe, lambda: [json.loads(line) for line in out.read_text().splitlines()]
+
+
 def first_steps(notes: list[dict], names: list[str]) -> dict[str, str | None]:
     found: dict[str, str | None] = dict.fromkeys(names)
     for note in notes:
@@ -49,14 +62,11 @@ def first_steps(notes: list[dict], names: list[str]) -> dict[str, str | None]:
 def test_what_each_mta_sends_by_default(
     mta_name: str, mta_factory: MTAFactory, milter_factory: MilterFactory, tmp_path: Path,
 ) -> None:
-    out = tmp_path / "notes.jsonl"
-    port = free_port()
-    probe = milter_factory([sys.executable, str(MACRO_MILTER), f"inet:{port}@127.0.0.1",
-                            str(out)], port=port)
+    probe, notes_of = macro_probe(milter_factory, tmp_path)
     mta = mta_factory(probe)
     sent = mta.send("ann@example.org", ["bob@example.net"], ENCODED, helo="client.test")
     mta.wait_for(1)
-    notes = [json.loads(line) for line in out.read_text().splitlines()]
+    notes = notes_of()
 
     assert [n["step"] for n in notes] == list(STEPS)
     expected = EXPECTED_FIRST_STEP[mta_name]
@@ -128,15 +138,12 @@ EXPECTED_AUTH_FIRST_STEP = {"postfix": "envfrom", "sendmail": "envfrom"}
 def test_what_each_mta_sends_for_an_authenticated_client(
     mta_name: str, mta_factory: MTAFactory, milter_factory: MilterFactory, tmp_path: Path,
 ) -> None:
-    out = tmp_path / "notes.jsonl"
-    port = free_port()
-    probe = milter_factory([sys.executable, str(MACRO_MILTER), f"inet:{port}@127.0.0.1",
-                            str(out)], port=port)
+    probe, notes_of = macro_probe(milter_factory, tmp_path)
     mta = mta_factory(probe, sasl_users=SASL_USERS)
     for login in LOGINS:
         mta.send("ann@example.org", ["bob@example.net"], ENCODED, login=login)
     mta.wait_for(len(LOGINS))
-    notes = [json.loads(line) for line in out.read_text().splitlines()]
+    notes = notes_of()
     sessions = [notes[at:at + len(STEPS)] for at in range(0, len(notes), len(STEPS))]
 
     assert [[n["step"] for n in session] for session in sessions] == [list(STEPS)] * 3
@@ -173,13 +180,10 @@ def test_auth_user_is_the_login_whatever_the_mta_sends_unasked(
 def test_postfix_adds_smtpd_sasl_local_domain_to_a_login_without_a_realm(
     postfix_factory: PostfixFactory, milter_factory: MilterFactory, tmp_path: Path,
 ) -> None:
-    out = tmp_path / "notes.jsonl"
-    port = free_port()
-    probe = milter_factory([sys.executable, str(MACRO_MILTER), f"inet:{port}@127.0.0.1",
-                            str(out)], port=port)
+    probe, notes_of = macro_probe(milter_factory, tmp_path)
     postfix = postfix_factory(probe.postfix_spec, sasl_users={"carol@example.org": "pw"},
                               main_cf={"smtpd_sasl_local_domain": "example.org"})
     postfix.send("ann@example.org", ["bob@example.net"], ENCODED, login=("carol", "pw"))
     postfix.wait_for(1)
-    notes = [json.loads(line) for line in out.read_text().splitlines()]
+    notes = notes_of()
     assert notes[-1]["macros"]["{auth_authen}"] == "carol@example.org"
