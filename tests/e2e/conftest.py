@@ -88,17 +88,7 @@ def postfix_factory(request: pytest.FixtureRequest) -> Iterator[PostfixFactory]:
     """Start PrivatePostfix(milter, **kwargs) instances; all are stopped at teardown."""
     if not postfix_available():
         pytest.skip(SKIP_REASON)
-    started: list[PrivatePostfix] = []
-    request.node.stash[INSTANCES] = started
-    keep = os.environ.get("MAILSPY_E2E_KEEP") == "1"
-
-    def start(milter: str | None = None, **kwargs: Any) -> PrivatePostfix:
-        instance = PrivatePostfix(milter, keep_dir=keep, **kwargs)
-        started.append(instance)  # before start(): a failed start still gets stopped
-        return instance.start()
-
-    yield start
-    _stop_all(started)
+    yield from _instances(request, PrivatePostfix, INSTANCES)
 
 
 @pytest.fixture
@@ -108,12 +98,18 @@ def sendmail_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., P
     reason = sendmail_unavailable()
     if reason:
         pytest.skip(reason)
-    started: list[PrivateSendmail] = []
-    request.node.stash[SENDMAILS] = started
+    yield from _instances(request, PrivateSendmail, SENDMAILS)
+
+
+def _instances(request: pytest.FixtureRequest, kind: Any, key: Any) -> Iterator[Any]:
+    """A factory of `kind(milter, **kwargs)` instances, listed under `key` for the
+    failure report; every one is stopped at teardown, a failed start too."""
+    started: list[Any] = []
+    request.node.stash[key] = started
     keep = os.environ.get("MAILSPY_E2E_KEEP") == "1"
 
-    def start(milter: str | None = None, **kwargs: Any) -> PrivateSendmail:
-        instance = PrivateSendmail(milter, keep_dir=keep, **kwargs)
+    def start(milter: str | None = None, **kwargs: Any) -> Any:
+        instance = kind(milter, keep_dir=keep, **kwargs)
         started.append(instance)  # before start(): a failed start still gets stopped
         return instance.start()
 
