@@ -20,18 +20,14 @@ import pytest
 from tests.command import mailspy_process
 from tests.waiting import eventually
 
-from .mta import hook_kwargs
-from .test_daemon import ENCODED, Setup, lines
+from .test_daemon import ENCODED, Setup, lines, postfix_setup
 
 pytestmark = pytest.mark.postfix
 
 
 @pytest.fixture
 def setup(tmp_path, milter_factory, postfix_factory) -> Setup:
-    def postfix_in_front(milter, **options):
-        return postfix_factory(**hook_kwargs("postfix", milter, options))
-
-    return Setup(tmp_path, milter_factory, postfix_in_front, "postfix")
+    return postfix_setup(tmp_path, milter_factory, postfix_factory)
 
 
 def runtime(setup: Setup) -> str:

@@ -14,13 +14,14 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.disks import fill
 from tests.waiting import eventually
 
-from .mta import MTA, MTAFactory
+from .mta import MTA, MTAFactory, hook_kwargs
 from .postfix import (
     MilterFactory,
     MilterProcess,
@@ -127,6 +128,17 @@ class Setup:
 @pytest.fixture
 def setup(tmp_path, milter_factory, mta_factory, mta_name) -> Setup:
     return Setup(tmp_path, milter_factory, mta_factory, mta_name)
+
+
+def postfix_setup(tmp_path: Path, milter_factory: MilterFactory,
+                  postfix_factory: PostfixFactory) -> Setup:
+    """A Setup behind Postfix alone: for tests of mailspy itself, whatever MTA is in
+    front (the MTA-parametrised `setup` runs the daemon's scenarios behind both)."""
+
+    def postfix_in_front(milter: str, **options: Any) -> MTA:
+        return postfix_factory(**hook_kwargs("postfix", milter, options))
+
+    return Setup(tmp_path, milter_factory, postfix_in_front, "postfix")
 
 
 def assert_nothing_held_up(mta: MTA) -> None:

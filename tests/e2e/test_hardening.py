@@ -18,9 +18,8 @@ import pytest
 from tests.disks import fill
 from tests.unprivileged import NOBODY, public_dir
 
-from .mta import hook_kwargs
 from .postfix import free_port
-from .test_daemon import ENCODED, Setup, eventually, lines
+from .test_daemon import ENCODED, Setup, eventually, lines, postfix_setup
 
 pytestmark = pytest.mark.postfix
 
@@ -28,11 +27,7 @@ pytestmark = pytest.mark.postfix
 @pytest.fixture
 def setup(tmp_path, milter_factory, postfix_factory) -> Setup:
     """Behind Postfix: these are attacks on mailspy, whichever MTA is in front."""
-
-    def postfix_in_front(milter, **options):
-        return postfix_factory(**hook_kwargs("postfix", milter, options))
-
-    return Setup(tmp_path, milter_factory, postfix_in_front, "postfix")
+    return postfix_setup(tmp_path, milter_factory, postfix_factory)
 
 
 @pytest.mark.parametrize("how", ["emptied", "renamed", "dangling", "unreadable"])
