@@ -43,7 +43,7 @@ F = "00-file.rules"
          'archive-to-maildir "/srv/archive"'),
         ('rule "a" { pipe-to-command }',
          f"{F}:1:12: error: 'pipe-to-command' needs a command: pipe-to-command "
-         "\"/usr/bin/procmail -m /etc/mailspy/procmailrc\""),
+         "\"/usr/bin/procmail -p -m /etc/mailspy/procmailrc\""),
         ('rule "a" { stop "now" }', f"{F}:1:17: error: 'stop' takes no argument"),
         ('rule "a" { pipe-to-command "/bin/cat \'x" }',
          f"{F}:1:28: error: cannot split the command into words: No closing quotation"),
