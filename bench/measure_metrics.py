@@ -18,28 +18,19 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from bench.measure_stages import daemon_rules
 from bench.report import Row, ratio
 from bench.rulegen import write_rules
 from bench.sizes import Sizes
 from mailspy.actions.sinks import Sinks
 from mailspy.daemon.metrics import MetricsServer, RuleLoads
 from mailspy.dispatch import Recorder
-from mailspy.rules.compile import Defaults, RuleSet
-from mailspy.rules.running import RulesConfig, load_running_rules
+from mailspy.rules.compile import RuleSet
 from mailspy.spool.deliver import Deliverer, DeliverySettings
 from mailspy.spool.store import Spool
 from tests.e2e.postfix import free_port
 
 Progress = Callable[[str], None]
-
-
-def _rules(directory: Path, log: Path) -> RuleSet:
-    config = RulesConfig(str(directory), Defaults(summary_log=str(log)), explicit=True)
-    result = load_running_rules(config)
-    if not result.ok:
-        raise RuntimeError(f"rules for the scrape measure are invalid: {result.errors[:3]}")
-    result.rules.prepare()
-    return result.rules
 
 
 def _daemon(workdir: Path, rules: RuleSet) -> Any:
@@ -74,8 +65,8 @@ def scrape_times(workdir: Path, rules: RuleSet, scrapes: int) -> tuple[list[floa
 
 def scrape_row(workdir: Path, sizes: Sizes, progress: Progress) -> Row:
     log = workdir / "metrics-summary.log"
-    many = _rules(write_rules(workdir / "rules-metrics-many", sizes.metrics_rules), log)
-    few = _rules(write_rules(workdir / "rules-metrics-few", sizes.metrics_few), log)
+    many = daemon_rules(write_rules(workdir / "rules-metrics-many", sizes.metrics_rules), log)
+    few = daemon_rules(write_rules(workdir / "rules-metrics-few", sizes.metrics_few), log)
     results = {}
     for name, rules in (("few", few), ("many", many)):
         times, size = scrape_times(workdir / f"metrics-{name}", rules, sizes.scrapes)

@@ -47,13 +47,14 @@ from mailspy.spool.store import Spool
 Progress = Callable[[str], None]
 
 
-def _rules(directory: Path, log: Path) -> RuleSet:
-    """The rules `mailspy run -d DIRECTORY -f LOG` would run (none: the original's)."""
+def daemon_rules(directory: Path, log: Path) -> RuleSet:
+    """The rules `mailspy run -d DIRECTORY -f LOG` would run (none: the original's),
+    prepared as the daemon prepares them when it loads them."""
     config = RulesConfig(str(directory), Defaults(summary_log=str(log)), explicit=True)
     result = load_running_rules(config)
     if not result.ok:
-        raise RuntimeError(f"rules for the stage measure are invalid: {result.errors[:3]}")
-    _ = result.rules.index
+        raise RuntimeError(f"rules for the bench are invalid: {result.errors[:3]}")
+    result.rules.prepare()
     return result.rules
 
 
@@ -205,8 +206,8 @@ def stage_times(workdir: Path, corpus: Sequence[Mail], sizes: Sizes,
     empty = workdir / "rules-none"
     empty.mkdir(exist_ok=True)
     log = workdir / "summary.log"
-    rules = {"none": _rules(empty, log),
-             f"{sizes.daemon_rules:,} rules": _rules(
+    rules = {"none": daemon_rules(empty, log),
+             f"{sizes.daemon_rules:,} rules": daemon_rules(
                  write_rules(workdir / "rules-stages", sizes.daemon_rules), log)}
     spool = Spool(workdir / "spool")
     spool.create()
