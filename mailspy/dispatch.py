@@ -126,7 +126,7 @@ class Recorder:
         spec = ACTIONS[action.name]
         assert spec.open is not None and spec.record is not None
         sink = self.sinks.get(action.target, spec.open)
-        self._write(action.name, sink, spec.record(message, fired, dict(action.options)),
+        self._write(action.name, sink, spec.record(message, fired, action.settings),
                     message)
 
     def _shadow(self, rules: RuleSet, message: Message, verdict: Verdict,

@@ -115,6 +115,11 @@ class PlannedAction:
     def key(self) -> tuple[str, str, tuple[tuple[str, str], ...]]:
         return (self.name, self.target, self.options)
 
+    @cached_property
+    def settings(self) -> Mapping[str, str]:
+        """The options by name, as actions read them: made once, not per message."""
+        return dict(self.options)
+
 
 @dataclass(frozen=True)
 class CompiledRule:
@@ -170,7 +175,7 @@ class RuleSet:
         shadow log's among them)."""
         needed = frozenset().union(*(FIELDS[f].steps for r in self.rules for f in r.fields
                                      if f in FIELDS),
-                                   *(ACTIONS[a.name].steps(dict(a.options))
+                                   *(ACTIONS[a.name].steps(a.settings)
                                      for r in self.rules for a in r.actions if a.name in ACTIONS))
         if self.shadow_log is not None:
             needed |= {"connect", "helo"}
