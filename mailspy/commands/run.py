@@ -15,8 +15,6 @@ import sys
 from mailspy import defaults
 from mailspy.spool.settings import DeliverySettings
 
-DEFAULT_TIMEOUT = defaults.REGEX_TIMEOUT
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The original's one-letter flags (so -h is not help here: use --help), each with
@@ -90,10 +88,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         default="tempfail", help="when a copy a rule owes cannot be spooled "
                         "(a full disk): make the MTA keep the message and retry (tempfail, "
                         "the default), or accept it and lose the copies (accept)")
-    parser.add_argument("--regex-timeout", type=_positive, default=DEFAULT_TIMEOUT,
+    parser.add_argument("--regex-timeout", type=_positive, default=defaults.REGEX_TIMEOUT,
                         metavar="SECONDS", help="give up a rule's regex search of one value "
                         "after this long, and count the rule as not matched; a message's "
-                        f"searches get ten times this in all (default: {DEFAULT_TIMEOUT:g})")
+                        f"searches get ten times this in all (default: {defaults.REGEX_TIMEOUT:g})")
     parser.add_argument("--metrics-listen", metavar="ADDR:PORT",
                         help="serve Prometheus metrics at http://ADDR:PORT/metrics, e.g. "
                         "127.0.0.1:9154 (default: none); a loopback address unless "
